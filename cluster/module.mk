@@ -1,0 +1,2 @@
+# cluster: hacd (arrives with the HA issue).
+CLUSTER_SRCS := $(wildcard cluster/*.c)

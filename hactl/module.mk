@@ -1,0 +1,2 @@
+# hactl: operator CLI (arrives with the HA issue).
+HACTL_SRCS := $(wildcard hactl/*.c)

@@ -1,0 +1,390 @@
+/*
+ * The control server: a libqb IPC service (QB_IPC_SOCKET) on the qb main
+ * loop of hv's main thread. It unpacks each request, calls one vm.h
+ * function and sends one Reply. It owns no VM state and never touches KVM.
+ *
+ * Why QB_IPC_SOCKET and not QB_IPC_SHM: control traffic is a few hundred
+ * bytes a few times a second, so shared-memory ring buffers buy nothing,
+ * while they cost three buffer-sized files in /dev/shm per connection that a
+ * SIGKILLed hv leaves behind. Sockets need no cleanup (abstract names vanish
+ * with the process) and the kernel reports the peer's credentials.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <qb/qbipcs.h>
+
+#include "hv/control.h"
+#include "hv/control_msg.h"
+#include "hv/log.h"
+#include "hv/vm.h"
+
+struct control {
+	struct vm *vm;
+	qb_ipcs_service_t *svc;
+	char path[CONTROL_PATH_MAX + 1];
+};
+
+/* One reply under construction; lives on the stack of one request. */
+struct control_reply {
+	Ferry__Control__Reply rep;
+	Ferry__Control__StatusReply status;
+	char msg[256];
+};
+
+/*
+ * libqb's poll callbacks carry no context pointer, so the loop they must
+ * use has to live at file scope: the one global here, set by
+ * control_create() and cleared by control_destroy() (hence one server per
+ * process).
+ */
+static qb_loop_t *control_loop;
+
+static int32_t control_job_add(enum qb_loop_priority p, void *data,
+			       qb_loop_job_dispatch_fn fn)
+{
+	return qb_loop_job_add(control_loop, p, data, fn);
+}
+
+static int32_t control_poll_add(enum qb_loop_priority p, int32_t fd,
+				int32_t events, void *data,
+				qb_ipcs_dispatch_fn_t fn)
+{
+	return qb_loop_poll_add(control_loop, p, fd, events, data, fn);
+}
+
+static int32_t control_poll_mod(enum qb_loop_priority p, int32_t fd,
+				int32_t events, void *data,
+				qb_ipcs_dispatch_fn_t fn)
+{
+	return qb_loop_poll_mod(control_loop, p, fd, events, data, fn);
+}
+
+static int32_t control_poll_del(int32_t fd)
+{
+	return qb_loop_poll_del(control_loop, fd);
+}
+
+static void control_reply_msg(struct control_reply *r, int error,
+			      const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Sets the reply's error (0 or -errno) and its one-line message. */
+static void control_reply_msg(struct control_reply *r, int error,
+			      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	va_end(ap);
+	r->rep.error = error;
+	r->rep.message = r->msg;
+}
+
+static const char *control_vm_state(struct control *ctl)
+{
+	struct vm_status st;
+
+	vm_get_status(ctl->vm, &st);
+	return vm_state_name(st.state);
+}
+
+/* vm_pause/vm_resume refuse with -EINVAL when the state does not allow it. */
+static void control_reply_refused(struct control *ctl, struct control_reply *r,
+				  int rc, const char *what)
+{
+	if (rc == -EINVAL)
+		control_reply_msg(r, rc, "cannot %s: VM is %s", what,
+				  control_vm_state(ctl));
+	else
+		control_reply_msg(r, rc, "cannot %s: %s", what, strerror(-rc));
+}
+
+static Ferry__Control__VmState control_state_to_proto(enum vm_state s)
+{
+	switch (s) {
+	case VM_STATE_CREATED:
+		return FERRY__CONTROL__VM_STATE__VM_STATE_CREATED;
+	case VM_STATE_RUNNING:
+		return FERRY__CONTROL__VM_STATE__VM_STATE_RUNNING;
+	case VM_STATE_PAUSED:
+		return FERRY__CONTROL__VM_STATE__VM_STATE_PAUSED;
+	case VM_STATE_STOPPED:
+		return FERRY__CONTROL__VM_STATE__VM_STATE_STOPPED;
+	}
+	return FERRY__CONTROL__VM_STATE__VM_STATE_UNSPEC;
+}
+
+static void control_do_status(struct control *ctl, struct control_reply *r)
+{
+	Ferry__Control__StatusReply *s = &r->status;
+	struct vm_status st;
+
+	vm_get_status(ctl->vm, &st);
+	s->state = control_state_to_proto(st.state);
+	s->uptime_ns = st.uptime_ns;
+	s->vcpus = st.nr_vcpus;
+	s->mem_bytes = st.mem_size;
+	/* Packed before the request returns; protobuf-c never writes it. */
+	s->name = (char *)(st.name ? st.name : "");
+	s->pid = (int32_t)getpid();
+	r->rep.body_case = FERRY__CONTROL__REPLY__BODY_STATUS;
+	r->rep.status = s;
+}
+
+static void control_do_pause(struct control *ctl, struct control_reply *r)
+{
+	int rc = vm_pause(ctl->vm);
+
+	if (rc < 0) {
+		control_reply_refused(ctl, r, rc, "pause");
+		return;
+	}
+	log_info("control %s: VM paused", ctl->path);
+	control_reply_msg(r, 0, "paused");
+}
+
+static void control_do_resume(struct control *ctl, struct control_reply *r)
+{
+	int rc = vm_resume(ctl->vm);
+
+	if (rc < 0) {
+		control_reply_refused(ctl, r, rc, "resume");
+		return;
+	}
+	log_info("control %s: VM resumed", ctl->path);
+	control_reply_msg(r, 0, "resumed");
+}
+
+static void control_do_quit(struct control *ctl, struct control_reply *r)
+{
+	log_info("control %s: quit requested", ctl->path);
+	vm_request_stop(ctl->vm, 0);
+	control_reply_msg(r, 0, "stopping");
+}
+
+static void control_do_debug_flip(struct control *ctl,
+				  const Ferry__Control__DebugFlipRequest *req,
+				  struct control_reply *r)
+{
+	uint64_t gpa = req->gpa;
+	int rc = vm_debug_flip(ctl->vm, gpa);
+
+	if (rc == -EPERM)
+		control_reply_msg(r, rc, "debug-flip needs hv run --test-hooks");
+	else if (rc == -EBUSY)
+		control_reply_msg(r, rc, "debug-flip needs a paused VM (VM is %s)",
+				  control_vm_state(ctl));
+	else if (rc == -EFAULT)
+		control_reply_msg(r, rc, "gpa 0x%" PRIx64 " is not guest RAM",
+				  gpa);
+	else if (rc < 0)
+		control_reply_msg(r, rc, "debug-flip at gpa 0x%" PRIx64 ": %s",
+				  gpa, strerror(-rc));
+	else
+		control_reply_msg(r, 0, "flipped byte at gpa 0x%" PRIx64, gpa);
+}
+
+/* Only calls handlers; control_req_unpack() has vetted the type. */
+static void control_dispatch(struct control *ctl,
+			     const Ferry__Control__Request *req,
+			     struct control_reply *r)
+{
+	switch (req->body_case) {
+	case FERRY__CONTROL__REQUEST__BODY_STATUS:
+		control_do_status(ctl, r);
+		break;
+	case FERRY__CONTROL__REQUEST__BODY_PAUSE:
+		control_do_pause(ctl, r);
+		break;
+	case FERRY__CONTROL__REQUEST__BODY_RESUME:
+		control_do_resume(ctl, r);
+		break;
+	case FERRY__CONTROL__REQUEST__BODY_QUIT:
+		control_do_quit(ctl, r);
+		break;
+	case FERRY__CONTROL__REQUEST__BODY_DEBUG_FLIP:
+		control_do_debug_flip(ctl, req->debug_flip, r);
+		break;
+	default:
+		control_reply_msg(r, -EOPNOTSUPP, "unsupported request");
+		break;
+	}
+}
+
+/* Answers a request that could not be unpacked; logs it once. */
+static void control_reply_bad(struct control *ctl, struct control_reply *r,
+			      int rc, int32_t type, size_t size)
+{
+	if (rc == -EMSGSIZE)
+		control_reply_msg(r, rc, "request of %zu bytes exceeds the %d byte limit",
+				  size, CONTROL_BODY_MAX);
+	else if (rc == -EOPNOTSUPP)
+		control_reply_msg(r, rc, "unknown request type %d", (int)type);
+	else
+		control_reply_msg(r, rc, "malformed %s request (%zu bytes)",
+				  control_msg_type_name(type), size);
+	log_warn("control %s: %s", ctl->path, r->msg);
+}
+
+static void control_reply_send(struct control *ctl, qb_ipcs_connection_t *conn,
+			       struct control_reply *r)
+{
+	struct qb_ipc_response_header bare = { 0 };
+	void *buf = NULL;
+	size_t len;
+	ssize_t sent;
+	int rc;
+
+	rc = control_reply_pack(&r->rep, &buf, &len);
+	if (rc < 0) {
+		/* Still answer, so the client does not wait for its timeout. */
+		bare.id = (int32_t)r->rep.type;
+		bare.size = sizeof(bare);
+		bare.error = rc;
+		sent = qb_ipcs_response_send(conn, &bare, sizeof(bare));
+	} else {
+		sent = qb_ipcs_response_send(conn, buf, len);
+	}
+	if (sent < 0)
+		log_warn("control %s: cannot send %s reply: %s", ctl->path,
+			 control_msg_type_name(r->rep.type), strerror((int)-sent));
+	free(buf);
+}
+
+static int32_t control_msg_process(qb_ipcs_connection_t *conn, void *data,
+				   size_t size)
+{
+	struct control *ctl = qb_ipcs_connection_service_context_get(conn);
+	Ferry__Control__Request *req = NULL;
+	struct control_reply r;
+	int32_t type;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	ferry__control__reply__init(&r.rep);
+	ferry__control__status_reply__init(&r.status);
+	rc = control_req_unpack(data, size, &type, &req);
+	if (control_msg_type_known(type))
+		r.rep.type = (Ferry__Control__MsgType)type;
+	if (rc < 0)
+		control_reply_bad(ctl, &r, rc, type, size);
+	else
+		control_dispatch(ctl, req, &r);
+	control_reply_send(ctl, conn, &r);
+	ferry__control__request__free_unpacked(req, NULL);
+	return 0;
+}
+
+/* The abstract socket namespace has no permissions: check the peer here. */
+static int32_t control_accept(qb_ipcs_connection_t *conn, uid_t uid,
+			      gid_t gid)
+{
+	struct control *ctl = qb_ipcs_connection_service_context_get(conn);
+
+	(void)gid;
+	if (uid == 0 || uid == geteuid())
+		return 0;
+	log_warn("control %s: refused a client with uid %u", ctl->path,
+		 (unsigned int)uid);
+	return -EACCES;
+}
+
+static int control_check_path(const char *path)
+{
+	if (!path || !*path) {
+		log_err("control socket path is empty");
+		return -EINVAL;
+	}
+	if (strlen(path) > CONTROL_PATH_MAX) {
+		log_err("control socket %s: longer than %d characters", path,
+			CONTROL_PATH_MAX);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+static int control_run(struct control *ctl)
+{
+	struct qb_ipcs_service_handlers sh = {
+		.connection_accept = control_accept,
+		.msg_process = control_msg_process,
+	};
+	struct qb_ipcs_poll_handlers ph = {
+		.job_add = control_job_add,
+		.dispatch_add = control_poll_add,
+		.dispatch_mod = control_poll_mod,
+		.dispatch_del = control_poll_del,
+	};
+	int rc;
+
+	ctl->svc = qb_ipcs_create(ctl->path, 0, QB_IPC_SOCKET, &sh);
+	if (!ctl->svc) {
+		log_err("control socket %s: cannot create service", ctl->path);
+		return -ENOMEM;
+	}
+	qb_ipcs_poll_handlers_set(ctl->svc, &ph);
+	qb_ipcs_service_context_set(ctl->svc, ctl);
+	qb_ipcs_enforce_buffer_size(ctl->svc, CONTROL_BUF_SIZE);
+	rc = qb_ipcs_run(ctl->svc);
+	if (rc < 0) {
+		/* qb_ipcs_run() has already destroyed the service. */
+		ctl->svc = NULL;
+		if (rc == -EADDRINUSE)
+			log_err("control socket %s is in use", ctl->path);
+		else
+			log_err("control socket %s: %s", ctl->path,
+				strerror(-rc));
+	}
+	return rc;
+}
+
+int control_create(const char *path, struct vm *vm, qb_loop_t *loop,
+		   struct control **out)
+{
+	struct control *ctl;
+	int rc;
+
+	*out = NULL;
+	rc = control_check_path(path);
+	if (rc < 0)
+		return rc;
+	if (control_loop) {
+		log_err("control socket %s: a control server already runs",
+			path);
+		return -EBUSY;
+	}
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl) {
+		log_err("control socket %s: out of memory", path);
+		return -ENOMEM;
+	}
+	ctl->vm = vm;
+	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
+	control_loop = loop;
+	rc = control_run(ctl);
+	if (rc < 0)
+		goto err_run;
+	*out = ctl;
+	return 0;
+
+err_run:
+	control_loop = NULL;
+	free(ctl);
+	return rc;
+}
+
+void control_destroy(struct control *ctl)
+{
+	if (!ctl)
+		return;
+	qb_ipcs_destroy(ctl->svc);
+	control_loop = NULL;
+	free(ctl);
+}

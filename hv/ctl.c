@@ -1,0 +1,368 @@
+/*
+ * `hv status|pause|resume|quit|debug-flip`: parses options, sends one
+ * request to the hv serving --control PATH over libqb IPC, prints the reply.
+ * Runs on the main thread of a short-lived process; owns no VM. Errors are
+ * one line on stderr (hv/log.h), the exit status says which kind.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <qb/qbipcc.h>
+
+#include "hv/control.h"
+#include "hv/control_msg.h"
+#include "hv/ctl.h"
+#include "hv/log.h"
+
+#define CTL_CONNECT_TIMEOUT_MS 1000
+/* Pausing waits for every vCPU to leave the guest. */
+#define CTL_REPLY_TIMEOUT_MS 10000
+
+enum { CTL_EXIT_OK = 0, CTL_EXIT_FAIL = 1, CTL_EXIT_USAGE = 2 };
+
+struct ctl_opts {
+	const char *path;
+	bool json;
+	bool have_gpa;
+	uint64_t gpa;
+};
+
+struct ctl_cmd {
+	const char *name;
+	Ferry__Control__MsgType type;
+	bool needs_gpa;
+	void (*print)(const struct ctl_opts *o, const Ferry__Control__Reply *r);
+};
+
+static void ctl_print_status(const struct ctl_opts *o,
+			     const Ferry__Control__Reply *r);
+static void ctl_print_done(const struct ctl_opts *o,
+			   const Ferry__Control__Reply *r);
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "status", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_STATUS, false,
+	  ctl_print_status },
+	{ "pause", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_PAUSE, false,
+	  ctl_print_done },
+	{ "resume", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_RESUME, false,
+	  ctl_print_done },
+	{ "quit", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_QUIT, false,
+	  ctl_print_done },
+	{ "debug-flip", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_DEBUG_FLIP, true,
+	  ctl_print_done },
+};
+
+static const struct ctl_cmd *ctl_cmd_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
+		if (name && !strcmp(ctl_cmds[i].name, name))
+			return &ctl_cmds[i];
+	return NULL;
+}
+
+bool ctl_is_command(const char *cmd)
+{
+	return ctl_cmd_find(cmd) != NULL;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static const char *ctl_state_name(Ferry__Control__VmState s)
+{
+	static const char *const names[] = { "unknown", "created", "running",
+					     "paused", "stopped" };
+
+	if ((unsigned int)s >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[s];
+}
+
+static void ctl_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static void ctl_print_mem(uint64_t bytes)
+{
+	if (bytes && !(bytes % (1ULL << 30)))
+		printf("memory:  %" PRIu64 " GiB\n", bytes >> 30);
+	else if (bytes && !(bytes % (1ULL << 20)))
+		printf("memory:  %" PRIu64 " MiB\n", bytes >> 20);
+	else
+		printf("memory:  %" PRIu64 " bytes\n", bytes);
+}
+
+static void ctl_print_status(const struct ctl_opts *o,
+			     const Ferry__Control__Reply *r)
+{
+	const Ferry__Control__StatusReply *s = r->status;
+
+	if (o->json) {
+		printf("{\"state\":\"%s\",\"uptime_ns\":%" PRIu64
+		       ",\"vcpus\":%u,\"mem_bytes\":%" PRIu64 ",\"name\":",
+		       ctl_state_name(s->state), s->uptime_ns, s->vcpus,
+		       s->mem_bytes);
+		ctl_json_string(s->name);
+		printf(",\"pid\":%d}\n", (int)s->pid);
+		return;
+	}
+	printf("state:   %s\n", ctl_state_name(s->state));
+	printf("uptime:  %.3f s\n", (double)s->uptime_ns / 1e9);
+	printf("vCPUs:   %u\n", s->vcpus);
+	ctl_print_mem(s->mem_bytes);
+	printf("name:    %s\n", s->name);
+	printf("pid:     %d\n", (int)s->pid);
+}
+
+static void ctl_print_done(const struct ctl_opts *o,
+			   const Ferry__Control__Reply *r)
+{
+	const char *msg = r->message && *r->message ? r->message : "done";
+
+	if (o->json) {
+		printf("{\"ok\":true,\"message\":");
+		ctl_json_string(msg);
+		printf("}\n");
+		return;
+	}
+	printf("%s\n", msg);
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static int ctl_parse_gpa(const char *cmd, const char *arg, uint64_t *gpa)
+{
+	char *end;
+
+	errno = 0;
+	*gpa = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end || *arg == '-') {
+		log_err("%s: --gpa %s is not an address", cmd, arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int ctl_bad_option(const char *cmd, int opt, char **argv)
+{
+	const char *text = argv[optind - 1];
+
+	if (opt == ':')
+		log_err("%s: option %s needs an argument", cmd, text);
+	else
+		log_err("%s: unknown option %s", cmd, text);
+	return -EINVAL;
+}
+
+static int ctl_parse(const struct ctl_cmd *cmd, int argc, char **argv,
+		     struct ctl_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "control", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "gpa", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	opterr = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+		if (opt == 'c')
+			o->path = optarg;
+		else if (opt == 'j')
+			o->json = true;
+		else if (opt == 'g' && cmd->needs_gpa)
+			o->have_gpa = true;
+		else if (opt == 'g')
+			return ctl_bad_option(cmd->name, '?', argv);
+		else
+			return ctl_bad_option(cmd->name, opt, argv);
+		if (opt == 'g' && ctl_parse_gpa(cmd->name, optarg, &o->gpa))
+			return -EINVAL;
+	}
+	if (optind < argc) {
+		log_err("%s: unexpected argument %s", cmd->name, argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->path) {
+		log_err("%s: --control PATH is required", cmd->name);
+		return -EINVAL;
+	}
+	if (cmd->needs_gpa && !o->have_gpa) {
+		log_err("%s: --gpa ADDR is required", cmd->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- the exchange ------------------------------------------------------ */
+
+/* Connects within CTL_CONNECT_TIMEOUT_MS; logs why not. */
+static int ctl_connect(const char *path, qb_ipcc_connection_t **out)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	qb_ipcc_connection_t *c = NULL;
+	int n;
+
+	if (strlen(path) > CONTROL_PATH_MAX) {
+		log_err("control socket %s: longer than %d characters", path,
+			CONTROL_PATH_MAX);
+		return -ENAMETOOLONG;
+	}
+	errno = 0;
+	c = qb_ipcc_connect_async(path, CONTROL_BUF_SIZE, &pfd.fd);
+	if (!c) {
+		log_err("no hv at control socket %s", path);
+		return errno ? -errno : -ECONNREFUSED;
+	}
+	do
+		n = poll(&pfd, 1, CTL_CONNECT_TIMEOUT_MS);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		log_err("hv at control socket %s did not answer within %d ms",
+			path, CTL_CONNECT_TIMEOUT_MS);
+		qb_ipcc_disconnect(c);
+		return -ETIMEDOUT;
+	}
+	/* On failure libqb has already freed the connection. */
+	n = qb_ipcc_connect_continue(c);
+	if (n < 0) {
+		log_err("control socket %s: %s", path, strerror(-n));
+		return n;
+	}
+	*out = c;
+	return 0;
+}
+
+static int ctl_send_recv(qb_ipcc_connection_t *c, const char *path,
+			 const Ferry__Control__Request *req,
+			 Ferry__Control__Reply **rep)
+{
+	struct iovec iov;
+	void *out = NULL, *in;
+	size_t out_len;
+	ssize_t n;
+	int rc;
+
+	in = malloc(CONTROL_BUF_SIZE);
+	rc = in ? control_req_pack(req, &out, &out_len) : -ENOMEM;
+	if (rc < 0) {
+		log_err("control socket %s: cannot build request: %s", path,
+			strerror(-rc));
+		goto out_free;
+	}
+	iov.iov_base = out;
+	iov.iov_len = out_len;
+	n = qb_ipcc_sendv_recv(c, &iov, 1, in, CONTROL_BUF_SIZE,
+			       CTL_REPLY_TIMEOUT_MS);
+	if (n == -ETIMEDOUT || n == -EAGAIN)
+		log_err("hv at control socket %s did not reply within %d ms",
+			path, CTL_REPLY_TIMEOUT_MS);
+	else if (n < 0)
+		log_err("control socket %s: %s", path, strerror((int)-n));
+	rc = n < 0 ? (int)n : control_reply_unpack(in, (size_t)n, rep);
+	if (n >= 0 && rc < 0)
+		log_err("control socket %s: unreadable reply (%s)", path,
+			strerror(-rc));
+out_free:
+	free(out);
+	free(in);
+	return rc;
+}
+
+/* Fills @req's body for @type; @bodies provides the storage. */
+struct ctl_bodies {
+	Ferry__Control__StatusRequest status;
+	Ferry__Control__PauseRequest pause;
+	Ferry__Control__ResumeRequest resume;
+	Ferry__Control__QuitRequest quit;
+	Ferry__Control__DebugFlipRequest flip;
+};
+
+static void ctl_build(const struct ctl_cmd *cmd, const struct ctl_opts *o,
+		      struct ctl_bodies *b, Ferry__Control__Request *req)
+{
+	ferry__control__request__init(req);
+	ferry__control__status_request__init(&b->status);
+	ferry__control__pause_request__init(&b->pause);
+	ferry__control__resume_request__init(&b->resume);
+	ferry__control__quit_request__init(&b->quit);
+	ferry__control__debug_flip_request__init(&b->flip);
+	b->flip.gpa = o->gpa;
+	req->body_case = (Ferry__Control__Request__BodyCase)cmd->type;
+	if (cmd->type == FERRY__CONTROL__MSG_TYPE__MSG_TYPE_STATUS)
+		req->status = &b->status;
+	else if (cmd->type == FERRY__CONTROL__MSG_TYPE__MSG_TYPE_PAUSE)
+		req->pause = &b->pause;
+	else if (cmd->type == FERRY__CONTROL__MSG_TYPE__MSG_TYPE_RESUME)
+		req->resume = &b->resume;
+	else if (cmd->type == FERRY__CONTROL__MSG_TYPE__MSG_TYPE_QUIT)
+		req->quit = &b->quit;
+	else
+		req->debug_flip = &b->flip;
+}
+
+/* Checks that the reply answers @cmd; prints its error line if it has one. */
+static int ctl_check_reply(const struct ctl_cmd *cmd, const char *path,
+			   const Ferry__Control__Reply *rep)
+{
+	if (rep->error < 0) {
+		log_err("%s", rep->message && *rep->message ?
+				      rep->message : strerror(-rep->error));
+		return rep->error;
+	}
+	if (rep->type != cmd->type ||
+	    (cmd->print == ctl_print_status && !rep->status)) {
+		log_err("control socket %s: reply does not answer %s", path,
+			cmd->name);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int ctl_main(const char *cmd_name, int argc, char **argv)
+{
+	const struct ctl_cmd *cmd = ctl_cmd_find(cmd_name);
+	Ferry__Control__Reply *rep = NULL;
+	Ferry__Control__Request req;
+	struct ctl_opts o = { 0 };
+	struct ctl_bodies bodies;
+	qb_ipcc_connection_t *c = NULL;
+	int rc;
+
+	if (!cmd) {
+		log_err("unknown command %s", cmd_name ? cmd_name : "(none)");
+		return CTL_EXIT_USAGE;
+	}
+	if (ctl_parse(cmd, argc, argv, &o) < 0)
+		return CTL_EXIT_USAGE;
+	if (ctl_connect(o.path, &c) < 0)
+		return CTL_EXIT_FAIL;
+	ctl_build(cmd, &o, &bodies, &req);
+	rc = ctl_send_recv(c, o.path, &req, &rep);
+	qb_ipcc_disconnect(c);
+	if (rc == 0)
+		rc = ctl_check_reply(cmd, o.path, rep);
+	if (rc == 0)
+		cmd->print(&o, rep);
+	ferry__control__reply__free_unpacked(rep, NULL);
+	return rc == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+}

@@ -1,0 +1,76 @@
+/*
+ * The public face of hv's virtual machine: create from a config, run its
+ * vCPUs (one thread each), pause/resume, query, stop. Opaque; no KVM types
+ * here. All functions are safe to call from the main (control) thread while
+ * vCPU threads run.
+ */
+#ifndef HV_VM_H
+#define HV_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+
+struct vm_config {
+	const char *name;
+	const char *kernel;
+	const char *initrd;  /* may be NULL */
+	const char *cmdline; /* may be NULL */
+	uint64_t mem_size;
+	unsigned int nr_vcpus;
+	int serial_out_fd; /* -1: discard */
+	int serial_in_fd;  /* -1: no input */
+	bool test_hooks;   /* enables vm_debug_flip() */
+};
+
+enum vm_state {
+	VM_STATE_CREATED,
+	VM_STATE_RUNNING,
+	VM_STATE_PAUSED,
+	VM_STATE_STOPPED,
+};
+
+struct vm_status {
+	enum vm_state state;
+	uint64_t uptime_ns;
+	uint64_t mem_size;
+	unsigned int nr_vcpus;
+	const char *name;
+};
+
+/* Builds the VM (KVM VM, RAM, devices, kernel loaded, vCPUs set up) without
+ * running it. Returns 0 or -errno; the reason has been logged. */
+int vm_create(const struct vm_config *cfg, struct vm **out);
+/* Stops and joins vCPU threads, frees everything. NULL is a no-op. */
+void vm_destroy(struct vm *vm);
+
+/* Starts one thread per vCPU. */
+int vm_start(struct vm *vm);
+/* Returns once every vCPU is outside the guest (0), or -EINVAL when the VM
+ * is not running. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+
+/* Asks the VM to stop with @status as hv's exit status (SIGTERM, quit). */
+void vm_request_stop(struct vm *vm, int status);
+/* An fd that becomes readable once the VM has stopped for any reason (guest
+ * exit through the debug port, a fatal exit, vm_request_stop()). */
+int vm_stop_fd(const struct vm *vm);
+/* hv's exit status once stopped: the guest's debug-exit value, or 1 after a
+ * fatal VM error. */
+int vm_exit_status(const struct vm *vm);
+
+/* Feeds host console input to the guest's serial port. */
+void vm_serial_input(struct vm *vm, const uint8_t *buf, size_t len);
+
+void vm_get_status(struct vm *vm, struct vm_status *st);
+const char *vm_state_name(enum vm_state s);
+
+/* Test hook (only with cfg.test_hooks, only while paused): XORs the byte at
+ * @gpa with 0xff. Returns 0, -EPERM (hooks off), -EBUSY (not paused) or
+ * -EFAULT (not RAM). */
+int vm_debug_flip(struct vm *vm, uint64_t gpa);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * struct vm, shared by vm.c (construction) and vm_run.c (vCPU threads,
+ * pause/resume/stop). Nothing outside those two files includes this.
+ */
+#ifndef HV_VM_INTERNAL_H
+#define HV_VM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "hv/boot.h"
+#include "hv/bus.h"
+#include "hv/guest_mem.h"
+#include "hv/serial.h"
+#include "hv/vm.h"
+
+#define DEBUG_EXIT_PORT 0xf4
+
+struct kvm_run;
+
+struct vm_vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	uint64_t exits_unhandled;
+};
+
+struct vm {
+	char *name;
+	bool test_hooks;
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;
+	struct guest_mem mem;
+	struct boot_setup boot;
+	struct bus pio;
+	struct bus mmio;
+	struct serial *serial;
+	unsigned int nr_vcpus;
+	struct vm_vcpu *vcpus;
+
+	/* Lifecycle, under lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum vm_state state;
+	bool pause_req;
+	bool stop_req;
+	unsigned int parked;  /* vCPU threads waiting in vm_vcpu_park() */
+	unsigned int threads; /* vCPU threads still running */
+	int exit_status;
+	int stop_efd;
+	struct timespec started;
+};
+
+/* Frees everything vm_create() built; vCPU threads must be gone. */
+void vm_release(struct vm *vm);
+
+#endif

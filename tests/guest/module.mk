@@ -1,0 +1,1 @@
+# placeholder: the probe guest build goes here
