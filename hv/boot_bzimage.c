@@ -61,12 +61,14 @@ static int bz_read_header(const uint8_t *img, size_t len, struct bz_image *bz)
 	end = BZ_MAGIC_OFFSET + (size_t)img[BZ_MAGIC_OFFSET - 1];
 	if (end < BZ_HDR_END_MIN) {
 		log_err("bzImage setup header ends at 0x%zx, before the 2.12 "
-			"fields", end);
+			"fields",
+			end);
 		return -ENOEXEC;
 	}
 	if (len < end) {
 		log_err("bzImage is truncated inside its setup header "
-			"(%zu bytes)", len);
+			"(%zu bytes)",
+			len);
 		return -ENOEXEC;
 	}
 	memset(&bz->hdr, 0, sizeof(bz->hdr));
@@ -81,8 +83,8 @@ static int bz_check_header(const struct bz_setup_header *h)
 {
 	if (h->version < BZ_PROTO_MIN) {
 		log_err("bzImage boot protocol %u.%02u is older than 2.12, "
-			"which a 64-bit entry needs", h->version >> 8,
-			h->version & 0xff);
+			"which a 64-bit entry needs",
+			h->version >> 8, h->version & 0xff);
 		return -ENOEXEC;
 	}
 	if (!(h->loadflags & BZ_LOADED_HIGH)) {
@@ -116,8 +118,8 @@ static int bz_parse(const uint8_t *img, size_t len, struct bz_image *bz)
 		ret = bz_check_header(&bz->hdr);
 	if (ret)
 		return ret;
-	sects = bz->hdr.setup_sects ? bz->hdr.setup_sects
-				    : BZ_DEFAULT_SETUP_SECTS;
+	sects =
+	    bz->hdr.setup_sects ? bz->hdr.setup_sects : BZ_DEFAULT_SETUP_SECTS;
 	bz->setup_size = (size_t)(sects + 1) * BZ_SECTOR;
 	sys = (uint64_t)bz->hdr.syssize * BZ_SYSSIZE_UNIT;
 	if (!sys) {
@@ -165,8 +167,7 @@ static int bz_load_kernel(struct guest_mem *gm, const struct bz_image *bz,
 		log_err("guest memory too small for the kernel: it needs "
 			"0x%llx bytes from 0x%llx, low RAM ends at 0x%llx",
 			(unsigned long long)bz->hdr.init_size,
-			(unsigned long long)start,
-			(unsigned long long)low_end);
+			(unsigned long long)start, (unsigned long long)low_end);
 		return -E2BIG;
 	}
 	dst = guest_mem_ptr(gm, BZ_LOAD_GPA, bz->kernel_len);
@@ -215,8 +216,8 @@ static int bz_boot_params(struct guest_mem *gm, const struct bz_image *bz,
 /* PML4 -> PDPT -> 4 PDs of 2 MiB pages: identity map of [0, 4 GiB). */
 static int bz_page_tables(struct guest_mem *gm)
 {
-	uint64_t *pt = guest_mem_ptr(gm, BOOT_PGTABLE_GPA,
-				     BZ_PT_PAGES * GUEST_PAGE_SIZE);
+	uint64_t *pt =
+	    guest_mem_ptr(gm, BOOT_PGTABLE_GPA, BZ_PT_PAGES * GUEST_PAGE_SIZE);
 	uint64_t *pml4, *pdpt, *pd;
 	uint64_t pdpt_gpa = BOOT_PGTABLE_GPA + GUEST_PAGE_SIZE;
 	uint64_t pd_gpa = pdpt_gpa + GUEST_PAGE_SIZE;
@@ -241,9 +242,8 @@ static int bz_page_tables(struct guest_mem *gm)
 
 static int bz_gdt(struct guest_mem *gm)
 {
-	static const uint64_t gdt[BZ_GDT_ENTRIES] = {
-		0, 0, BZ_GDT_CODE64, BZ_GDT_DATA
-	};
+	static const uint64_t gdt[BZ_GDT_ENTRIES] = {0, 0, BZ_GDT_CODE64,
+						     BZ_GDT_DATA};
 	void *dst = guest_mem_ptr(gm, BOOT_GDT_GPA, sizeof(gdt));
 
 	if (!dst) {

@@ -48,12 +48,16 @@ _Static_assert(sizeof(struct hvm_memmap_table_entry) == 24, "memmap ABI");
 #define PVH_RESERVED_START BOOT_GDT_GPA
 #define PVH_RESERVED_END (BOOT_CMDLINE_GPA + BOOT_CMDLINE_MAX)
 
-static int pvh_check_ehdr(const uint8_t *elf, size_t len, const Elf64_Ehdr **out)
+/* Headers are copied out of the file: offsets in it need not be aligned. */
+static int pvh_check_ehdr(const uint8_t *elf, size_t len, Elf64_Ehdr *eh)
 {
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)elf;
-
 	if (len < sizeof(*eh)) {
 		log_err("kernel ELF is truncated (%zu bytes)", len);
+		return -ENOEXEC;
+	}
+	memcpy(eh, elf, sizeof(*eh));
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG)) {
+		log_err("kernel is not an ELF file (bad magic)");
 		return -ENOEXEC;
 	}
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 ||
@@ -68,7 +72,6 @@ static int pvh_check_ehdr(const uint8_t *elf, size_t len, const Elf64_Ehdr **out
 		log_err("kernel ELF program headers are missing or truncated");
 		return -ENOEXEC;
 	}
-	*out = eh;
 	return 0;
 }
 
@@ -136,10 +139,12 @@ static int pvh_scan_notes(const uint8_t *elf, size_t len, const Elf64_Phdr *ph,
 	off = ph->p_offset;
 	end = ph->p_offset + ph->p_filesz;
 	while (end - off >= sizeof(Elf64_Nhdr)) {
-		const Elf64_Nhdr *nh = (const Elf64_Nhdr *)(elf + off);
-		uint64_t name_len = (nh->n_namesz + 3ULL) & ~3ULL;
-		uint64_t desc_len = (nh->n_descsz + 3ULL) & ~3ULL;
+		Elf64_Nhdr nhdr, *nh = &nhdr;
+		uint64_t name_len, desc_len;
 
+		memcpy(nh, elf + off, sizeof(*nh));
+		name_len = (nh->n_namesz + 3ULL) & ~3ULL;
+		desc_len = (nh->n_descsz + 3ULL) & ~3ULL;
 		off += sizeof(*nh);
 		if (name_len > end - off || desc_len > end - off - name_len) {
 			log_err("kernel ELF note is truncated");
@@ -189,15 +194,15 @@ int boot_pvh_load(struct guest_mem *gm, const uint8_t *elf, size_t len,
 		  const uint8_t *initrd, size_t ilen, const char *cmdline,
 		  struct boot_setup *out)
 {
-	const Elf64_Ehdr *eh;
+	Elf64_Ehdr eh;
+	Elf64_Phdr phdr, *ph = &phdr;
 	uint64_t initrd_gpa = 0;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
 	ret = pvh_check_ehdr(elf, len, &eh);
-	for (unsigned int i = 0; !ret && i < eh->e_phnum; i++) {
-		const Elf64_Phdr *ph =
-			(const Elf64_Phdr *)(elf + eh->e_phoff) + i;
+	for (unsigned int i = 0; !ret && i < eh.e_phnum; i++) {
+		memcpy(ph, elf + eh.e_phoff + i * sizeof(*ph), sizeof(*ph));
 
 		if (ph->p_type == PT_LOAD)
 			ret = pvh_load_segment(gm, elf, len, ph,

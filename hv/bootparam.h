@@ -11,18 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BZ_HDR_OFFSET 0x1f1	  /* setup header within image and zero page */
-#define BZ_MAGIC_OFFSET 0x202	  /* "HdrS" */
+#define BZ_HDR_OFFSET 0x1f1   /* setup header within image and zero page */
+#define BZ_MAGIC_OFFSET 0x202 /* "HdrS" */
 #define BZ_MAGIC "HdrS"
-#define BZ_PROTO_MIN 0x020c	  /* 2.12: xloadflags, 64-bit entry */
-#define BZ_DEFAULT_SETUP_SECTS 4  /* setup_sects == 0 means 4 */
+#define BZ_PROTO_MIN 0x020c	 /* 2.12: xloadflags, 64-bit entry */
+#define BZ_DEFAULT_SETUP_SECTS 4 /* setup_sects == 0 means 4 */
 #define BZ_SECTOR 512
-#define BZ_SYSSIZE_UNIT 16	  /* syssize counts 16-byte paragraphs */
-#define BZ_ENTRY64_OFFSET 0x200	  /* startup_64 within the kernel */
-#define BZ_LOADER_UNDEFINED 0xff  /* type_of_loader: "none of the above" */
+#define BZ_SYSSIZE_UNIT 16	 /* syssize counts 16-byte paragraphs */
+#define BZ_ENTRY64_OFFSET 0x200	 /* startup_64 within the kernel */
+#define BZ_LOADER_UNDEFINED 0xff /* type_of_loader: "none of the above" */
 
-#define BZ_LOADED_HIGH 0x01	  /* loadflags: protected mode at 1 MiB+ */
-#define BZ_XLF_KERNEL_64 0x01	  /* xloadflags: has the 64-bit entry */
+#define BZ_LOADED_HIGH 0x01   /* loadflags: protected mode at 1 MiB+ */
+#define BZ_XLF_KERNEL_64 0x01 /* xloadflags: has the 64-bit entry */
 
 #define BZ_E820_MAX 128
 
@@ -69,9 +69,10 @@ struct bz_setup_header {
 } __attribute__((packed));
 
 /* Offsets are relative to the zero page, hence the + BZ_HDR_OFFSET. */
-#define BZ_HDR_AT(field, off) \
-	_Static_assert(offsetof(struct bz_setup_header, field) + \
-			       BZ_HDR_OFFSET == (off), #field " offset")
+#define BZ_HDR_AT(field, off)                                                  \
+	_Static_assert(                                                        \
+	    offsetof(struct bz_setup_header, field) + BZ_HDR_OFFSET == (off),  \
+	    #field " offset")
 BZ_HDR_AT(syssize, 0x1f4);
 BZ_HDR_AT(boot_flag, 0x1fe);
 BZ_HDR_AT(header, 0x202);

@@ -75,8 +75,9 @@ static void cpuid_filter_entry(struct kvm_cpuid_entry2 *e,
 		e->edx |= CPUID_1_EDX_HTT;
 		break;
 	case 4:
-		/* Cores per package; caches shared by no other vCPU. */
-		e->eax = (e->eax & 0x3fff) | ((nr_vcpus - 1) << 26);
+		/* Cores per package (a 6-bit field); caches not shared. */
+		e->eax = (e->eax & 0x3fff) |
+			 ((nr_vcpus > 64 ? 63 : nr_vcpus - 1) << 26);
 		break;
 	case 5: /* MONITOR/MWAIT is hidden above. */
 	case 0xa: /* No virtual PMU. */

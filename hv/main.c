@@ -14,6 +14,9 @@ static void usage(FILE *f)
 	      "[--mem SIZE] [--cpus N]\n"
 	      "              [--serial stdio|file:PATH|none] "
 	      "[--control PATH] [--name NAME]\n"
+	      "       hv run --restore FILE [--mem SIZE] [--cpus N] [--serial ...] "
+	      "[--control PATH]\n"
+	      "       hv snapshot --control PATH --to FILE [--stop]\n"
 	      "       hv status|pause|resume|quit --control PATH [--json]\n",
 	      f);
 }

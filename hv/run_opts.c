@@ -74,6 +74,7 @@ static const struct option run_long_opts[] = {
 	{ "serial", required_argument, NULL, 's' },
 	{ "control", required_argument, NULL, 'C' },
 	{ "name", required_argument, NULL, 'n' },
+	{ "restore", required_argument, NULL, 'r' },
 	{ "test-hooks", no_argument, NULL, OPT_TEST_HOOKS },
 	{ NULL, 0, NULL, 0 },
 };
@@ -88,6 +89,7 @@ static int run_opt_apply(int c, const char *arg, char *const *argv,
 	case 'a': o->cmdline = arg; return 0;
 	case 'C': o->control = arg; return 0;
 	case 'n': o->name = arg; return 0;
+	case 'r': o->restore = arg; return 0;
 	case OPT_TEST_HOOKS: o->test_hooks = true; return 0;
 	case 'm':
 		if (!run_parse_size(arg, &o->mem_size))
@@ -108,7 +110,11 @@ static int run_opt_apply(int c, const char *arg, char *const *argv,
 		log_err("option %s needs a value", argv[optind - 1]);
 		return -EINVAL;
 	default:
-		log_err("unknown option %s", argv[optind - 1]);
+		/* optopt names a bad short option inside a group like -xy. */
+		if (optopt)
+			log_err("unknown option -%c", optopt);
+		else
+			log_err("unknown option %s", argv[optind - 1]);
 		return -EINVAL;
 	}
 }
@@ -118,8 +124,6 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 	int c, ret = 0;
 
 	memset(o, 0, sizeof(*o));
-	o->mem_size = RUN_DEFAULT_MEM;
-	o->nr_vcpus = 1;
 	o->serial = RUN_SERIAL_STDIO;
 	optind = 1;
 	opterr = 0;
@@ -130,9 +134,18 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		log_err("unexpected argument %s", argv[optind]);
 		ret = -EINVAL;
 	}
-	if (!ret && !o->kernel) {
-		log_err("missing --kernel FILE");
+	if (!ret && !o->kernel && !o->restore) {
+		log_err("missing --kernel FILE (or --restore FILE)");
 		ret = -EINVAL;
+	}
+	if (!ret && o->kernel && o->restore) {
+		log_err("--kernel and --restore exclude each other: a snapshot "
+			"carries its guest");
+		ret = -EINVAL;
+	}
+	if (!ret && !o->restore) {
+		o->mem_size = o->mem_size ? o->mem_size : RUN_DEFAULT_MEM;
+		o->nr_vcpus = o->nr_vcpus ? o->nr_vcpus : RUN_DEFAULT_VCPUS;
 	}
 	return ret;
 }

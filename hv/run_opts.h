@@ -16,14 +16,16 @@ struct run_opts {
 	const char *cmdline;
 	const char *control;
 	const char *name;
-	uint64_t mem_size;
-	unsigned int nr_vcpus;
+	const char *restore;	 /* snapshot file to continue from */
+	uint64_t mem_size;	 /* 0: not given (default, or the snapshot's) */
+	unsigned int nr_vcpus; /* 0: not given */
 	enum run_serial serial;
 	const char *serial_path; /* RUN_SERIAL_FILE */
 	bool test_hooks;
 };
 
 #define RUN_DEFAULT_MEM (256ULL << 20)
+#define RUN_DEFAULT_VCPUS 1
 
 /* Parses "512M", "1G", "4096K", "2T" or a bare number of MiB (as QEMU's
  * -m). Returns 0 or -EINVAL. */

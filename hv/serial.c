@@ -6,9 +6,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "hv/log.h"
 #include "hv/serial.h"
+#include "proto/vmstate.pb-c.h"
 
 enum { UART_RBR_THR, UART_IER, UART_IIR_FCR, UART_LCR, UART_MCR, UART_LSR,
        UART_MSR, UART_SCR };
@@ -193,4 +196,50 @@ size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+int serial_save(struct serial *s, uint8_t **buf, size_t *len)
+{
+	Ferry__Vmstate__SerialState st = FERRY__VMSTATE__SERIAL_STATE__INIT;
+	uint8_t rx[UART_FIFO_LEN];
+
+	pthread_mutex_lock(&s->lock);
+	st.dll = s->dll; st.dlm = s->dlm; st.ier = s->ier; st.fcr = s->fcr;
+	st.lcr = s->lcr; st.mcr = s->mcr; st.scr = s->scr;
+	st.thr_ipending = s->thr_ipending;
+	for (unsigned int i = 0; i < s->rx_count; i++)
+		rx[i] = s->rx[(s->rx_head + i) % UART_FIFO_LEN];
+	st.rx = (ProtobufCBinaryData){ s->rx_count, rx };
+	*len = ferry__vmstate__serial_state__get_packed_size(&st);
+	*buf = malloc(*len ? *len : 1);
+	if (*buf)
+		ferry__vmstate__serial_state__pack(&st, *buf);
+	pthread_mutex_unlock(&s->lock);
+	return *buf ? 0 : -ENOMEM;
+}
+
+int serial_restore(struct serial *s, const uint8_t *buf, size_t len)
+{
+	Ferry__Vmstate__SerialState *st;
+
+	st = ferry__vmstate__serial_state__unpack(NULL, len, buf);
+	if (!st || st->rx.len > UART_FIFO_LEN) {
+		log_err("serial state record is malformed");
+		if (st)
+			ferry__vmstate__serial_state__free_unpacked(st, NULL);
+		return -EBADMSG;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->dll = (uint8_t)st->dll; s->dlm = (uint8_t)st->dlm;
+	s->ier = (uint8_t)st->ier; s->fcr = (uint8_t)st->fcr;
+	s->lcr = (uint8_t)st->lcr; s->mcr = (uint8_t)st->mcr;
+	s->scr = (uint8_t)st->scr;
+	s->thr_ipending = st->thr_ipending;
+	s->rx_head = 0;
+	s->rx_count = (unsigned int)st->rx.len;
+	memcpy(s->rx, st->rx.data, st->rx.len);
+	serial_update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	ferry__vmstate__serial_state__free_unpacked(st, NULL);
+	return 0;
 }

@@ -31,4 +31,11 @@ void serial_io(void *opaque, uint64_t offset, uint8_t *data, unsigned int size,
 /* Queues received bytes; returns how many fitted in the FIFO. */
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
 
+/* Device state as a packed ferry.vmstate.SerialState in a malloc'd buffer
+ * (caller frees). Returns 0 or -ENOMEM. */
+int serial_save(struct serial *s, uint8_t **buf, size_t *len);
+/* Returns 0 or -EBADMSG for a body that does not unpack or is out of
+ * range. */
+int serial_restore(struct serial *s, const uint8_t *buf, size_t len);
+
 #endif

@@ -129,22 +129,29 @@ out:
 	return ret;
 }
 
-static int vm_load_kernel(struct vm *vm, const struct vm_config *cfg)
+struct vm_images {
+	uint8_t *kernel, *initrd;
+	size_t klen, ilen;
+};
+
+/* Reads kernel and initrd first, so a bad path is reported before any
+ * KVM error. */
+static int vm_images_read(struct vm_images *im, const struct vm_config *cfg)
 {
-	uint8_t *kernel = NULL, *initrd = NULL;
-	size_t klen = 0, ilen = 0;
-	int ret = vm_read_file(cfg->kernel, "kernel", &kernel, &klen);
+	int ret = vm_read_file(cfg->kernel, "kernel", &im->kernel, &im->klen);
 
 	if (!ret && cfg->initrd)
-		ret = vm_read_file(cfg->initrd, "initrd", &initrd, &ilen);
-	if (!ret)
-		ret = boot_load(&vm->mem, kernel, klen, initrd, ilen,
-				cfg->cmdline, &vm->boot);
-	if (kernel)
-		munmap(kernel, klen);
-	if (initrd)
-		munmap(initrd, ilen);
+		ret = vm_read_file(cfg->initrd, "initrd", &im->initrd,
+				   &im->ilen);
 	return ret;
+}
+
+static void vm_images_release(struct vm_images *im)
+{
+	if (im->kernel)
+		munmap(im->kernel, im->klen);
+	if (im->initrd)
+		munmap(im->initrd, im->ilen);
 }
 
 static int vm_check_vcpus(struct vm *vm, unsigned int n)
@@ -212,10 +219,25 @@ static int vm_create_vcpu(struct vm *vm, unsigned int id,
 	return vcpu_setup(v->fd, id, &vm->boot, scratch);
 }
 
-static int vm_create_vcpus(struct vm *vm)
+static int vm_copy_cpuid(const struct kvm_cpuid2 *src, struct kvm_cpuid2 **out)
 {
-	struct kvm_cpuid2 *host = NULL, *scratch = NULL;
-	int ret = vm_get_cpuid(vm, &host);
+	size_t sz = sizeof(*src) + src->nent * sizeof(src->entries[0]);
+
+	if (src->nent > CPUID_MAX_ENTRIES)
+		return -EINVAL;
+	*out = calloc(1, sizeof(*src) + CPUID_MAX_ENTRIES *
+				       sizeof(src->entries[0]));
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, src, sz);
+	return 0;
+}
+
+static int vm_create_vcpus(struct vm *vm, const struct kvm_cpuid2 *spec)
+{
+	struct kvm_cpuid2 *scratch = NULL;
+	int ret = spec ? vm_copy_cpuid(spec, &vm->cpuid)
+		       : vm_get_cpuid(vm, &vm->cpuid);
 
 	if (!ret)
 		ret = vm_get_cpuid(vm, &scratch);
@@ -225,8 +247,7 @@ static int vm_create_vcpus(struct vm *vm)
 	for (unsigned int i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (unsigned int i = 0; !ret && i < vm->nr_vcpus; i++)
-		ret = vm_create_vcpu(vm, i, host, scratch);
-	free(host);
+		ret = vm_create_vcpu(vm, i, vm->cpuid, scratch);
 	free(scratch);
 	return ret;
 }
@@ -252,6 +273,16 @@ static void vm_debug_exit_io(void *opaque, uint64_t offset, uint8_t *data,
 	vm_request_stop(opaque, (int)(v & 0xff));
 }
 
+static int vm_serial_save(void *opaque, uint8_t **buf, size_t *len)
+{
+	return serial_save(opaque, buf, len);
+}
+
+static int vm_serial_restore(void *opaque, const uint8_t *buf, size_t len)
+{
+	return serial_restore(opaque, buf, len);
+}
+
 static int vm_setup_devices(struct vm *vm, const struct vm_config *cfg)
 {
 	int ret = serial_create(cfg->serial_out_fd, vm_serial_irq, vm,
@@ -263,14 +294,20 @@ static int vm_setup_devices(struct vm *vm, const struct vm_config *cfg)
 	if (!ret)
 		ret = bus_register(&vm->pio, DEBUG_EXIT_PORT, 4,
 				   vm_debug_exit_io, vm);
+	if (!ret)
+		vm->devices[vm->nr_devices++] = (struct vm_device){
+			"serial0", vm->serial, vm_serial_save,
+			vm_serial_restore };
 	return ret;
 }
 
 static int vm_init_lifecycle(struct vm *vm, const struct vm_config *cfg)
 {
 	vm->name = strdup(cfg->name ? cfg->name : "ferry");
+	vm->cmdline = strdup(cfg->cmdline ? cfg->cmdline : "");
+	vm->kernel_path = strdup(cfg->kernel ? cfg->kernel : "");
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!vm->name || vm->stop_efd < 0)
+	if (!vm->name || !vm->cmdline || !vm->kernel_path || vm->stop_efd < 0)
 		return -ENOMEM;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
@@ -282,7 +319,14 @@ static int vm_init_lifecycle(struct vm *vm, const struct vm_config *cfg)
 
 int vm_create(const struct vm_config *cfg, struct vm **out)
 {
+	return vm_build(cfg, NULL, out);
+}
+
+int vm_build(const struct vm_config *cfg, const struct kvm_cpuid2 *cpuid,
+	     struct vm **out)
+{
 	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm_images im = { 0 };
 	int ret;
 
 	if (!vm)
@@ -290,6 +334,8 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = -1;
 	vm->mem.fd = -1;
 	ret = vm_init_lifecycle(vm, cfg);
+	if (!ret && cfg->kernel)
+		ret = vm_images_read(&im, cfg);
 	if (!ret)
 		ret = vm_open_kvm(vm);
 	if (!ret)
@@ -298,10 +344,12 @@ int vm_create(const struct vm_config *cfg, struct vm **out)
 		ret = vm_setup_platform(vm);
 	if (!ret)
 		ret = vm_setup_memory(vm, cfg->mem_size);
+	if (!ret && cfg->kernel)
+		ret = boot_load(&vm->mem, im.kernel, im.klen, im.initrd,
+				im.ilen, cfg->cmdline, &vm->boot);
+	vm_images_release(&im);
 	if (!ret)
-		ret = vm_load_kernel(vm, cfg);
-	if (!ret)
-		ret = vm_create_vcpus(vm);
+		ret = vm_create_vcpus(vm, cpuid);
 	if (!ret)
 		ret = vm_setup_devices(vm, cfg);
 	if (ret) {
@@ -329,6 +377,9 @@ void vm_release(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
+	free(vm->cpuid);
+	free(vm->cmdline);
+	free(vm->kernel_path);
 	free(vm->name);
 	free(vm);
 }

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 struct vm;
+struct mig_writer;
+struct mig_reader;
 
 struct vm_config {
 	const char *name;
@@ -72,5 +74,32 @@ const char *vm_state_name(enum vm_state s);
  * @gpa with 0xff. Returns 0, -EPERM (hooks off), -EBUSY (not paused) or
  * -EFAULT (not RAM). */
 int vm_debug_flip(struct vm *vm, uint64_t gpa);
+
+/*
+ * Whole-VM state (hv/vm_state.c): the one API that snapshots, migration and
+ * replication use. Records follow migrate/STREAM.md.
+ */
+struct vm_save_stats {
+	uint64_t pages;	     /* page frames examined */
+	uint64_t zero_pages; /* of those, sent as a bit */
+	uint64_t bytes;	     /* stream bytes written */
+};
+
+/* MIG_REC_SPEC: what the VM was built from. */
+int vm_save_spec(struct vm *vm, struct mig_writer *w);
+/* Every guest page that the memfd holds (holes are zero and are skipped;
+ * a reader starts from zeroed memory). */
+int vm_save_memory(struct vm *vm, struct mig_writer *w,
+		   struct vm_save_stats *st);
+/* Platform, every vCPU and every device. The VM must be paused. */
+int vm_save_state(struct vm *vm, struct mig_writer *w);
+
+/* Builds a VM from a stream: SPEC first (checked against @cfg: a nonzero
+ * mem_size or nr_vcpus must match it), then pages and state up to END.
+ * @cfg->kernel is ignored. The VM is ready for vm_start(). Returns 0 or
+ * -errno with the reason logged (-EINVAL for a spec mismatch, -EBADMSG or
+ * -EPIPE for a bad stream). */
+int vm_create_from_stream(const struct vm_config *cfg, struct mig_reader *r,
+			  struct vm **out);
 
 #endif

@@ -13,11 +13,24 @@
 #include "hv/bus.h"
 #include "hv/guest_mem.h"
 #include "hv/serial.h"
+#include "hv/vcpu_state.h"
 #include "hv/vm.h"
 
 #define DEBUG_EXIT_PORT 0xf4
 
 struct kvm_run;
+struct kvm_cpuid2;
+
+/* A device's state hooks, so snapshot and migration reach every device the
+ * same way. Buffers from save() are malloc'd; the caller frees them. */
+struct vm_device {
+	const char *name;
+	void *opaque;
+	int (*save)(void *opaque, uint8_t **buf, size_t *len);
+	int (*restore)(void *opaque, const uint8_t *buf, size_t len);
+};
+
+#define VM_MAX_DEVICES 16
 
 struct vm_vcpu {
 	struct vm *vm;
@@ -40,6 +53,13 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	struct serial *serial;
+	unsigned int nr_devices;
+	struct vm_device devices[VM_MAX_DEVICES];
+	char *cmdline;
+	char *kernel_path;
+	struct kvm_cpuid2 *cpuid; /* as shown to the guest, before topology */
+	int nr_msrs;		  /* saveable MSRs, found at the first save */
+	uint32_t msrs[VCPU_STATE_MAX_MSRS];
 	unsigned int nr_vcpus;
 	struct vm_vcpu *vcpus;
 
@@ -55,6 +75,11 @@ struct vm {
 	int stop_efd;
 	struct timespec started;
 };
+
+/* Builds a VM; with @cpuid (from a stream's spec) instead of the host's,
+ * and without loading a kernel when cfg->kernel is NULL. */
+int vm_build(const struct vm_config *cfg, const struct kvm_cpuid2 *cpuid,
+	     struct vm **out);
 
 /* Frees everything vm_create() built; vCPU threads must be gone. */
 void vm_release(struct vm *vm);

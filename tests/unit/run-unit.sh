@@ -6,7 +6,8 @@
 # Exits nonzero when any case failed or no test binary was found.
 #
 # Sets FERRY_VMLINUZ to the cached Debian kernel (see fetch-vmlinuz.sh)
-# when it is there and the variable is not already set.
+# and FERRY_PROBE_ELF to the built probe guest when they are there and the
+# variables are not already set; tests that need them skip otherwise.
 set -u
 
 dir=${1:-build/tests}
@@ -16,6 +17,10 @@ per_test_timeout=${FERRY_UNIT_TIMEOUT:-300}
 
 if [ -z "${FERRY_VMLINUZ:-}" ] && [ -s "$cache/vmlinuz" ]; then
 	export FERRY_VMLINUZ=$cache/vmlinuz
+fi
+probe=$root/${FERRY_BUILD:-build}/probe.elf
+if [ -z "${FERRY_PROBE_ELF:-}" ] && [ -s "$probe" ]; then
+	export FERRY_PROBE_ELF=$probe
 fi
 # Sanitizer reports must fail the run, and say where.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
@@ -58,9 +63,13 @@ for bin in "${bins[@]}"; do
 	rc=${PIPESTATUS[0]}
 	parse_summary
 	if [ "$summary" = no ]; then
+		# Died mid-run: count the cases it finished, plus the one it
+		# died in.
 		echo "run-unit: ${bin#"$dir"/} exited $rc without a cmocka" \
 			"summary" >&2
-		f=1
+		p=$(grep -c '^\[       OK \] ' "$log")
+		s=$(grep -c '^\[  SKIPPED \] [^0-9]' "$log")
+		f=$(($(grep -c '^\[  FAILED  \] [^0-9]' "$log") + 1))
 	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		# Summary printed, then died (a leak report at exit, say).
 		echo "run-unit: ${bin#"$dir"/} exited $rc" >&2

@@ -8,20 +8,12 @@
  * so ASan catches any read past the end.
  */
 #include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include <cmocka.h>
+#include "tests/unit/unit.h"
 
 #include "hv/boot.h"
 #include "hv/bootparam.h"
 #include "hv/guest_mem.h"
-#include "hv/log.h"
 #include "hv/memmap.h"
 
 #define MiB (1ULL << 20)
@@ -37,41 +29,18 @@
 #define FAKE_PREF (16 * MiB)
 #define FAKE_CMDLINE_SIZE 255
 
-/* log_msg() replaces hv/log.c's: counts errors and keeps the last one so
- * a test can check "logged once, naming the problem". */
-static int log_errors;
-static char log_last[1024];
-
-void log_msg(enum log_level lvl, const char *fmt, ...)
+static void put16(uint8_t *p, uint16_t v)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(log_last, sizeof(log_last), fmt, ap);
-	va_end(ap);
-	if (lvl == LOG_LVL_ERR)
-		log_errors++;
-	fprintf(stderr, "  log: %s\n", log_last);
+	memcpy(p, &v, 2);
 }
-
-static void log_reset(void)
+static void put32(uint8_t *p, uint32_t v)
 {
-	log_errors = 0;
-	log_last[0] = '\0';
+	memcpy(p, &v, 4);
 }
-
-static void assert_logged_once(const char *needle)
+static void put64(uint8_t *p, uint64_t v)
 {
-	assert_int_equal(log_errors, 1);
-	if (!strstr(log_last, needle)) {
-		fail_msg("log \"%s\" does not mention \"%s\"", log_last,
-			 needle);
-	}
+	memcpy(p, &v, 8);
 }
-
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 /* A minimal bzImage: valid 2.15 header, FAKE_KERNEL_LEN bytes of pattern
  * as the protected-mode part. Caller frees. */
@@ -177,8 +146,7 @@ static uint64_t setup_size_of(const uint8_t *img)
 }
 
 /* Walks the 4-level tables from @cr3; returns the pa or UINT64_MAX. */
-static uint64_t translate(const struct guest_mem *gm, uint64_t cr3,
-			  uint64_t va)
+static uint64_t translate(const struct guest_mem *gm, uint64_t cr3, uint64_t va)
 {
 	const uint64_t *pml4 = gpa(gm, cr3, 4096);
 	const uint64_t *pdpt, *pd;
@@ -204,8 +172,15 @@ static uint64_t translate(const struct guest_mem *gm, uint64_t cr3,
 static void check_page_tables(const struct guest_mem *gm, uint64_t cr3)
 {
 	static const uint64_t probe[] = {
-		0, 0x1000, BOOT_INFO_GPA, LOAD_GPA + 0x200, 16 * MiB + 5,
-		0x7fffffff, 0xbfe00000, 0xc0000000, 0xffffffff,
+	    0,
+	    0x1000,
+	    BOOT_INFO_GPA,
+	    LOAD_GPA + 0x200,
+	    16 * MiB + 5,
+	    0x7fffffff,
+	    0xbfe00000,
+	    0xc0000000,
+	    0xffffffff,
 	};
 
 	assert_int_equal(cr3, BOOT_PGTABLE_GPA);
@@ -294,8 +269,8 @@ static void check_loaded(const struct guest_mem *gm, const uint8_t *img,
 	assert_int_equal(bs->ap_entry, 0);
 	memcpy(&init_size, img + 0x260, 4);
 	memcpy(&pref, img + 0x258, 8);
-	assert_true(bs->kernel_end >= (pref > LOAD_GPA ? pref : LOAD_GPA) +
-					      init_size);
+	assert_true(bs->kernel_end >=
+		    (pref > LOAD_GPA ? pref : LOAD_GPA) + init_size);
 	assert_true(bs->kernel_end <= guest_mem_low_end(gm));
 	/* The protected-mode kernel, byte for byte, at 1 MiB. */
 	assert_memory_equal(gpa(gm, LOAD_GPA, len - setup), img + setup,
@@ -357,9 +332,9 @@ static void test_vmlinuz_loads(void **state)
 
 	(void)state;
 	assert_true(boot_is_bzimage(img, len));
-	assert_int_equal(load(256 * MiB, img, len, initrd, ilen, cmdline, &gm,
-			      &bs), 0);
-	assert_int_equal(log_errors, 0);
+	assert_int_equal(
+	    load(256 * MiB, img, len, initrd, ilen, cmdline, &gm, &bs), 0);
+	assert_int_equal(log_errors(), 0);
 	check_loaded(&gm, img, len, initrd, ilen, cmdline, &bs);
 	guest_mem_fini(&gm);
 
@@ -412,8 +387,9 @@ static void test_vmlinuz_truncated(void **state)
 	uint8_t *img = vmlinuz(&len);
 	uint64_t setup = setup_size_of(img);
 	uint32_t syssize;
-	size_t cuts[] = { 0, 0x1f1, 0x205, 0x250, (size_t)setup - 1,
-			  (size_t)setup, len / 2, 0 };
+	size_t cuts[] = {
+	    0,	     0x1f1, 0x205, 0x250, (size_t)setup - 1, (size_t)setup,
+	    len / 2, 0};
 
 	(void)state;
 	memcpy(&syssize, img + 0x1f4, 4);
@@ -443,8 +419,7 @@ static void test_vmlinuz_cmdline(void **state)
 	line[max + 1] = '\0';
 	load_expect(256 * MiB, img, len, line, -EINVAL, "command line");
 	line[max] = '\0';
-	assert_int_equal(load(256 * MiB, img, len, NULL, 0, line, &gm, &bs),
-			 0);
+	assert_int_equal(load(256 * MiB, img, len, NULL, 0, line, &gm, &bs), 0);
 	check_loaded(&gm, img, len, NULL, 0, line, &bs);
 	guest_mem_fini(&gm);
 	free(line);
@@ -461,8 +436,8 @@ static void test_fake_loads(void **state)
 	struct boot_setup bs;
 
 	(void)state;
-	assert_int_equal(load(64 * MiB, img, len, initrd, ilen, "hello", &gm,
-			      &bs), 0);
+	assert_int_equal(
+	    load(64 * MiB, img, len, initrd, ilen, "hello", &gm, &bs), 0);
 	check_loaded(&gm, img, len, initrd, ilen, "hello", &bs);
 	/* Relocatable: runs at pref_address, 16 MiB, for init_size. */
 	assert_int_equal(bs.kernel_end, FAKE_PREF + FAKE_INIT_SIZE);
@@ -480,8 +455,8 @@ static void test_fake_initrd_addr_max(void **state)
 
 	(void)state;
 	put32(img + 0x22c, 64 * MiB - 1);
-	assert_int_equal(load(256 * MiB, img, len, initrd, ilen, NULL, &gm,
-			      &bs), 0);
+	assert_int_equal(
+	    load(256 * MiB, img, len, initrd, ilen, NULL, &gm, &bs), 0);
 	check_loaded(&gm, img, len, initrd, ilen, NULL, &bs);
 	assert_int_equal(boot_params(&gm)->hdr.ramdisk_image,
 			 (64 * MiB - ilen) & ~4095ULL);
@@ -489,8 +464,8 @@ static void test_fake_initrd_addr_max(void **state)
 
 	/* A ceiling below the kernel's end leaves no room. */
 	put32(img + 0x22c, 18 * MiB - 1);
-	assert_int_equal(load(256 * MiB, img, len, initrd, ilen, NULL, &gm,
-			      &bs), -E2BIG);
+	assert_int_equal(
+	    load(256 * MiB, img, len, initrd, ilen, NULL, &gm, &bs), -E2BIG);
 	assert_logged_once("initrd");
 	guest_mem_fini(&gm);
 	free(initrd);
@@ -506,19 +481,15 @@ static void test_fake_initrd_too_big(void **state)
 
 	(void)state;
 	/* 32 MiB RAM, kernel to 20 MiB: 12 MiB exactly fits... */
-	assert_int_equal(load(32 * MiB, img, len, initrd, ilen, NULL, &gm,
-			      &bs), 0);
+	assert_int_equal(load(32 * MiB, img, len, initrd, ilen, NULL, &gm, &bs),
+			 0);
 	check_loaded(&gm, img, len, initrd, ilen, NULL, &bs);
 	guest_mem_fini(&gm);
 	/* ...one more byte does not. */
-	assert_int_equal(load(32 * MiB, img, len, initrd, ilen + 1 - 4096 +
-			      4096, NULL, &gm, &bs) == -E2BIG ||
-			 ilen + 1 > ilen, 1);
-	guest_mem_fini(&gm);
 	free(initrd);
 	initrd = pattern(ilen + 1, 3);
-	assert_int_equal(load(32 * MiB, img, len, initrd, ilen + 1, NULL, &gm,
-			      &bs), -E2BIG);
+	assert_int_equal(
+	    load(32 * MiB, img, len, initrd, ilen + 1, NULL, &gm, &bs), -E2BIG);
 	assert_logged_once("initrd");
 	guest_mem_fini(&gm);
 	free(initrd);
@@ -627,9 +598,10 @@ static void test_fake_truncated(void **state)
 		struct boot_setup bs;
 
 		log_reset();
-		assert_int_equal(boot_bzimage_load(&gm, copy, cut, NULL, 0,
-						   NULL, &bs), -ENOEXEC);
-		assert_int_equal(log_errors, 1);
+		assert_int_equal(
+		    boot_bzimage_load(&gm, copy, cut, NULL, 0, NULL, &bs),
+		    -ENOEXEC);
+		assert_int_equal(log_errors(), 1);
 		free(copy);
 	}
 	guest_mem_fini(&gm);
@@ -683,22 +655,22 @@ static void test_fake_cmdline(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vmlinuz_loads),
-		cmocka_unit_test(test_vmlinuz_big_guest),
-		cmocka_unit_test(test_vmlinuz_too_small),
-		cmocka_unit_test(test_vmlinuz_truncated),
-		cmocka_unit_test(test_vmlinuz_cmdline),
-		cmocka_unit_test(test_fake_loads),
-		cmocka_unit_test(test_fake_initrd_addr_max),
-		cmocka_unit_test(test_fake_initrd_too_big),
-		cmocka_unit_test(test_fake_not_relocatable),
-		cmocka_unit_test(test_fake_setup_sects_zero),
-		cmocka_unit_test(test_fake_no_hdrs),
-		cmocka_unit_test(test_fake_old_protocol),
-		cmocka_unit_test(test_fake_bad_flags),
-		cmocka_unit_test(test_fake_truncated),
-		cmocka_unit_test(test_fake_too_small),
-		cmocka_unit_test(test_fake_cmdline),
+	    cmocka_unit_test(test_vmlinuz_loads),
+	    cmocka_unit_test(test_vmlinuz_big_guest),
+	    cmocka_unit_test(test_vmlinuz_too_small),
+	    cmocka_unit_test(test_vmlinuz_truncated),
+	    cmocka_unit_test(test_vmlinuz_cmdline),
+	    cmocka_unit_test(test_fake_loads),
+	    cmocka_unit_test(test_fake_initrd_addr_max),
+	    cmocka_unit_test(test_fake_initrd_too_big),
+	    cmocka_unit_test(test_fake_not_relocatable),
+	    cmocka_unit_test(test_fake_setup_sects_zero),
+	    cmocka_unit_test(test_fake_no_hdrs),
+	    cmocka_unit_test(test_fake_old_protocol),
+	    cmocka_unit_test(test_fake_bad_flags),
+	    cmocka_unit_test(test_fake_truncated),
+	    cmocka_unit_test(test_fake_too_small),
+	    cmocka_unit_test(test_fake_cmdline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
