@@ -545,6 +545,7 @@ static void test_cmdline_and_initrd_limits(void **state)
 	guest_mem_fini(&gm);
 	free(initrd);
 	free(line);
+	free(im.buf);
 }
 
 /* The project's real probe guest (FERRY_PROBE_ELF, set by run-unit.sh
