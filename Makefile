@@ -16,15 +16,17 @@ ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 all:
 
+# Libraries before the programs that link them: prerequisites expand here.
 include proto/module.mk
-include hv/module.mk
 include migrate/module.mk
 include storage/module.mk
+include hv/module.mk
 include cluster/module.mk
 include hactl/module.mk
 include tests/guest/module.mk
 include tests/unit/module.mk
 include tests/integration/module.mk
+include tests/fuzz/module.mk
 
 all: $(ALL_TARGETS)
 

@@ -22,6 +22,7 @@
 #include "hv/control.h"
 #include "hv/control_msg.h"
 #include "hv/log.h"
+#include "hv/snapshot.h"
 #include "hv/vm.h"
 
 struct control {
@@ -34,7 +35,8 @@ struct control {
 struct control_reply {
 	Ferry__Control__Reply rep;
 	Ferry__Control__StatusReply status;
-	char msg[256];
+	Ferry__Control__SnapshotReply snap;
+	char msg[512];
 };
 
 /*
@@ -191,6 +193,38 @@ static void control_do_debug_flip(struct control *ctl,
 		control_reply_msg(r, 0, "flipped byte at gpa 0x%" PRIx64, gpa);
 }
 
+static void control_do_snapshot(struct control *ctl,
+				const Ferry__Control__SnapshotRequest *req,
+				struct control_reply *r)
+{
+	struct snapshot_report rep;
+	int rc;
+
+	if (!req->path || req->path[0] != '/') {
+		control_reply_msg(r, -EINVAL, "snapshot path must be absolute");
+		return;
+	}
+	rc = snapshot_write(ctl->vm, req->path, req->stop, &rep);
+	if (rc == -EINVAL) {
+		control_reply_msg(r, rc, "cannot snapshot: VM is %s",
+				  control_vm_state(ctl));
+		return;
+	}
+	if (rc < 0) {
+		control_reply_msg(r, rc, "snapshot to %s failed: %s", req->path,
+				  strerror(-rc));
+		return;
+	}
+	ferry__control__snapshot_reply__init(&r->snap);
+	r->snap.bytes = rep.bytes;
+	r->snap.pages = rep.pages;
+	r->snap.paused_ns = rep.paused_ns;
+	r->snap.total_ns = rep.total_ns;
+	r->rep.body_case = FERRY__CONTROL__REPLY__BODY_SNAPSHOT;
+	r->rep.snapshot = &r->snap;
+	control_reply_msg(r, 0, "snapshot written to %s", req->path);
+}
+
 /* Only calls handlers; control_req_unpack() has vetted the type. */
 static void control_dispatch(struct control *ctl,
 			     const Ferry__Control__Request *req,
@@ -211,6 +245,9 @@ static void control_dispatch(struct control *ctl,
 		break;
 	case FERRY__CONTROL__REQUEST__BODY_DEBUG_FLIP:
 		control_do_debug_flip(ctl, req->debug_flip, r);
+		break;
+	case FERRY__CONTROL__REQUEST__BODY_SNAPSHOT:
+		control_do_snapshot(ctl, req->snapshot, r);
 		break;
 	default:
 		control_reply_msg(r, -EOPNOTSUPP, "unsupported request");
@@ -322,9 +359,12 @@ static int control_run(struct control *ctl)
 		.dispatch_mod = control_poll_mod,
 		.dispatch_del = control_poll_del,
 	};
-	int rc;
+	char name[CONTROL_SERVICE_MAX];
+	int rc = control_service_name(ctl->path, name, sizeof(name));
 
-	ctl->svc = qb_ipcs_create(ctl->path, 0, QB_IPC_SOCKET, &sh);
+	if (rc < 0)
+		return rc;
+	ctl->svc = qb_ipcs_create(name, 0, QB_IPC_SOCKET, &sh);
 	if (!ctl->svc) {
 		log_err("control socket %s: cannot create service", ctl->path);
 		return -ENOMEM;

@@ -19,10 +19,33 @@ static const char *const control_type_names[] = {
 	[FERRY__CONTROL__MSG_TYPE__MSG_TYPE_RESUME] = "resume",
 	[FERRY__CONTROL__MSG_TYPE__MSG_TYPE_QUIT] = "quit",
 	[FERRY__CONTROL__MSG_TYPE__MSG_TYPE_DEBUG_FLIP] = "debug-flip",
+	[FERRY__CONTROL__MSG_TYPE__MSG_TYPE_SNAPSHOT] = "snapshot",
 };
 
 #define CONTROL_NR_TYPES \
 	(int32_t)(sizeof(control_type_names) / sizeof(control_type_names[0]))
+
+int control_service_name(const char *path, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (const char *p = "hv:"; *p && n + 1 < size; p++)
+		out[n++] = *p;
+	for (; *path; path++) {
+		const char *esc = *path == '/' ? "%2f" : *path == '%' ? "%25"
+								     : NULL;
+		size_t len = esc ? 3 : 1;
+
+		if (n + len + 1 > size)
+			return -ENAMETOOLONG;
+		memcpy(out + n, esc ? esc : path, len);
+		n += len;
+	}
+	if (n >= size)
+		return -ENAMETOOLONG;
+	out[n] = 0;
+	return 0;
+}
 
 bool control_msg_type_known(int32_t type)
 {

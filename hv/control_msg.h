@@ -46,6 +46,14 @@ int control_reply_pack(const Ferry__Control__Reply *rep, void **out,
 int control_reply_unpack(const void *buf, size_t len,
 			 Ferry__Control__Reply **out);
 
+/* libqb derives /dev/shm file names from the service name, so a name with
+ * '/' fails. The service for --control PATH is "hv:" + PATH with '%' and
+ * '/' escaped as %25 and %2f (one-to-one, so two paths never collide).
+ * Returns 0 or -ENAMETOOLONG when @out (@size bytes) is too small. */
+int control_service_name(const char *path, char *out, size_t size);
+/* Room for the service name of any accepted PATH. */
+#define CONTROL_SERVICE_MAX (3 + 3 * 100 + 1)
+
 /* True for the request types this hv serves. */
 bool control_msg_type_known(int32_t type);
 /* "status", "pause", ...; "unknown" for anything else. Static storage. */

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -21,8 +23,6 @@
 #include "hv/log.h"
 
 #define CTL_CONNECT_TIMEOUT_MS 1000
-/* Pausing waits for every vCPU to leave the guest. */
-#define CTL_REPLY_TIMEOUT_MS 10000
 
 enum { CTL_EXIT_OK = 0, CTL_EXIT_FAIL = 1, CTL_EXIT_USAGE = 2 };
 
@@ -31,12 +31,16 @@ struct ctl_opts {
 	bool json;
 	bool have_gpa;
 	uint64_t gpa;
+	char to[PATH_MAX]; /* snapshot file, made absolute */
+	bool stop;
 };
 
 struct ctl_cmd {
 	const char *name;
 	Ferry__Control__MsgType type;
 	bool needs_gpa;
+	bool needs_to;
+	int timeout_ms;
 	void (*print)(const struct ctl_opts *o, const Ferry__Control__Reply *r);
 };
 
@@ -45,17 +49,27 @@ static void ctl_print_status(const struct ctl_opts *o,
 static void ctl_print_done(const struct ctl_opts *o,
 			   const Ferry__Control__Reply *r);
 
+static void ctl_print_snapshot(const struct ctl_opts *o,
+			       const Ferry__Control__Reply *r);
+
+/* Pausing waits for every vCPU to leave the guest; a snapshot writes all of
+ * guest memory, so it may take much longer. */
+#define CTL_REPLY_TIMEOUT_MS 10000
+#define CTL_SNAPSHOT_TIMEOUT_MS 600000
+
 static const struct ctl_cmd ctl_cmds[] = {
-	{ "status", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_STATUS, false,
-	  ctl_print_status },
-	{ "pause", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_PAUSE, false,
-	  ctl_print_done },
-	{ "resume", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_RESUME, false,
-	  ctl_print_done },
-	{ "quit", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_QUIT, false,
-	  ctl_print_done },
+	{ "status", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_STATUS, false, false,
+	  CTL_REPLY_TIMEOUT_MS, ctl_print_status },
+	{ "pause", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_PAUSE, false, false,
+	  CTL_REPLY_TIMEOUT_MS, ctl_print_done },
+	{ "resume", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_RESUME, false, false,
+	  CTL_REPLY_TIMEOUT_MS, ctl_print_done },
+	{ "quit", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_QUIT, false, false,
+	  CTL_REPLY_TIMEOUT_MS, ctl_print_done },
 	{ "debug-flip", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_DEBUG_FLIP, true,
-	  ctl_print_done },
+	  false, CTL_REPLY_TIMEOUT_MS, ctl_print_done },
+	{ "snapshot", FERRY__CONTROL__MSG_TYPE__MSG_TYPE_SNAPSHOT, false, true,
+	  CTL_SNAPSHOT_TIMEOUT_MS, ctl_print_snapshot },
 };
 
 static const struct ctl_cmd *ctl_cmd_find(const char *name)
@@ -145,6 +159,24 @@ static void ctl_print_done(const struct ctl_opts *o,
 	printf("%s\n", msg);
 }
 
+static void ctl_print_snapshot(const struct ctl_opts *o,
+			       const Ferry__Control__Reply *r)
+{
+	const Ferry__Control__SnapshotReply *s = r->snapshot;
+
+	if (o->json) {
+		printf("{\"ok\":true,\"path\":");
+		ctl_json_string(o->to);
+		printf(",\"bytes\":%" PRIu64 ",\"pages\":%" PRIu64
+		       ",\"paused_ns\":%" PRIu64 ",\"total_ns\":%" PRIu64 "}\n",
+		       s->bytes, s->pages, s->paused_ns, s->total_ns);
+		return;
+	}
+	printf("snapshot %s: %" PRIu64 " bytes, %" PRIu64 " pages, vCPUs "
+	       "paused %.1f ms, total %.1f ms\n", o->to, s->bytes, s->pages,
+	       s->paused_ns / 1e6, s->total_ns / 1e6);
+}
+
 /* ---- options ----------------------------------------------------------- */
 
 static int ctl_parse_gpa(const char *cmd, const char *arg, uint64_t *gpa)
@@ -156,6 +188,28 @@ static int ctl_parse_gpa(const char *cmd, const char *arg, uint64_t *gpa)
 	if (errno || end == arg || *end || *arg == '-') {
 		log_err("%s: --gpa %s is not an address", cmd, arg);
 		return -EINVAL;
+	}
+	return 0;
+}
+
+/* hv resolves paths in its own cwd, so send an absolute one. */
+static int ctl_abs_path(const char *cmd, const char *path, char *out,
+			size_t size)
+{
+	char cwd[PATH_MAX];
+
+	if (!path || !*path) {
+		log_err("%s: --to FILE is required", cmd);
+		return -EINVAL;
+	}
+	if (path[0] == '/')
+		cwd[0] = 0;
+	else if (!getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	if ((size_t)snprintf(out, size, "%s%s%s", cwd, cwd[0] ? "/" : "",
+			     path) >= size) {
+		log_err("%s: path %s is too long", cmd, path);
+		return -ENAMETOOLONG;
 	}
 	return 0;
 }
@@ -178,8 +232,11 @@ static int ctl_parse(const struct ctl_cmd *cmd, int argc, char **argv,
 		{ "control", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "gpa", required_argument, NULL, 'g' },
+		{ "to", required_argument, NULL, 't' },
+		{ "stop", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *to = NULL;
 	int opt;
 
 	opterr = 0;
@@ -193,6 +250,12 @@ static int ctl_parse(const struct ctl_cmd *cmd, int argc, char **argv,
 			o->have_gpa = true;
 		else if (opt == 'g')
 			return ctl_bad_option(cmd->name, '?', argv);
+		else if ((opt == 't' || opt == 's') && !cmd->needs_to)
+			return ctl_bad_option(cmd->name, '?', argv);
+		else if (opt == 't')
+			to = optarg;
+		else if (opt == 's')
+			o->stop = true;
 		else
 			return ctl_bad_option(cmd->name, opt, argv);
 		if (opt == 'g' && ctl_parse_gpa(cmd->name, optarg, &o->gpa))
@@ -210,6 +273,8 @@ static int ctl_parse(const struct ctl_cmd *cmd, int argc, char **argv,
 		log_err("%s: --gpa ADDR is required", cmd->name);
 		return -EINVAL;
 	}
+	if (cmd->needs_to)
+		return ctl_abs_path(cmd->name, to, o->to, sizeof(o->to));
 	return 0;
 }
 
@@ -219,6 +284,7 @@ static int ctl_parse(const struct ctl_cmd *cmd, int argc, char **argv,
 static int ctl_connect(const char *path, qb_ipcc_connection_t **out)
 {
 	struct pollfd pfd = { .events = POLLIN };
+	char name[CONTROL_SERVICE_MAX];
 	qb_ipcc_connection_t *c = NULL;
 	int n;
 
@@ -228,7 +294,9 @@ static int ctl_connect(const char *path, qb_ipcc_connection_t **out)
 		return -ENAMETOOLONG;
 	}
 	errno = 0;
-	c = qb_ipcc_connect_async(path, CONTROL_BUF_SIZE, &pfd.fd);
+	if (control_service_name(path, name, sizeof(name)) < 0)
+		return -ENAMETOOLONG;
+	c = qb_ipcc_connect_async(name, CONTROL_BUF_SIZE, &pfd.fd);
 	if (!c) {
 		log_err("no hv at control socket %s", path);
 		return errno ? -errno : -ECONNREFUSED;
@@ -253,7 +321,7 @@ static int ctl_connect(const char *path, qb_ipcc_connection_t **out)
 }
 
 static int ctl_send_recv(qb_ipcc_connection_t *c, const char *path,
-			 const Ferry__Control__Request *req,
+			 const Ferry__Control__Request *req, int timeout_ms,
 			 Ferry__Control__Reply **rep)
 {
 	struct iovec iov;
@@ -271,11 +339,10 @@ static int ctl_send_recv(qb_ipcc_connection_t *c, const char *path,
 	}
 	iov.iov_base = out;
 	iov.iov_len = out_len;
-	n = qb_ipcc_sendv_recv(c, &iov, 1, in, CONTROL_BUF_SIZE,
-			       CTL_REPLY_TIMEOUT_MS);
+	n = qb_ipcc_sendv_recv(c, &iov, 1, in, CONTROL_BUF_SIZE, timeout_ms);
 	if (n == -ETIMEDOUT || n == -EAGAIN)
 		log_err("hv at control socket %s did not reply within %d ms",
-			path, CTL_REPLY_TIMEOUT_MS);
+			path, timeout_ms);
 	else if (n < 0)
 		log_err("control socket %s: %s", path, strerror((int)-n));
 	rc = n < 0 ? (int)n : control_reply_unpack(in, (size_t)n, rep);
@@ -295,6 +362,7 @@ struct ctl_bodies {
 	Ferry__Control__ResumeRequest resume;
 	Ferry__Control__QuitRequest quit;
 	Ferry__Control__DebugFlipRequest flip;
+	Ferry__Control__SnapshotRequest snap;
 };
 
 static void ctl_build(const struct ctl_cmd *cmd, const struct ctl_opts *o,
@@ -307,6 +375,9 @@ static void ctl_build(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 	ferry__control__quit_request__init(&b->quit);
 	ferry__control__debug_flip_request__init(&b->flip);
 	b->flip.gpa = o->gpa;
+	ferry__control__snapshot_request__init(&b->snap);
+	b->snap.path = (char *)o->to;
+	b->snap.stop = o->stop;
 	req->body_case = (Ferry__Control__Request__BodyCase)cmd->type;
 	if (cmd->type == FERRY__CONTROL__MSG_TYPE__MSG_TYPE_STATUS)
 		req->status = &b->status;
@@ -316,6 +387,8 @@ static void ctl_build(const struct ctl_cmd *cmd, const struct ctl_opts *o,
 		req->resume = &b->resume;
 	else if (cmd->type == FERRY__CONTROL__MSG_TYPE__MSG_TYPE_QUIT)
 		req->quit = &b->quit;
+	else if (cmd->type == FERRY__CONTROL__MSG_TYPE__MSG_TYPE_SNAPSHOT)
+		req->snapshot = &b->snap;
 	else
 		req->debug_flip = &b->flip;
 }
@@ -330,7 +403,8 @@ static int ctl_check_reply(const struct ctl_cmd *cmd, const char *path,
 		return rep->error;
 	}
 	if (rep->type != cmd->type ||
-	    (cmd->print == ctl_print_status && !rep->status)) {
+	    (cmd->print == ctl_print_status && !rep->status) ||
+	    (cmd->print == ctl_print_snapshot && !rep->snapshot)) {
 		log_err("control socket %s: reply does not answer %s", path,
 			cmd->name);
 		return -EPROTO;
@@ -357,7 +431,7 @@ int ctl_main(const char *cmd_name, int argc, char **argv)
 	if (ctl_connect(o.path, &c) < 0)
 		return CTL_EXIT_FAIL;
 	ctl_build(cmd, &o, &bodies, &req);
-	rc = ctl_send_recv(c, o.path, &req, &rep);
+	rc = ctl_send_recv(c, o.path, &req, cmd->timeout_ms, &rep);
 	qb_ipcc_disconnect(c);
 	if (rc == 0)
 		rc = ctl_check_reply(cmd, o.path, rep);

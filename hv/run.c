@@ -15,6 +15,7 @@
 #include "hv/run.h"
 #include "hv/run_opts.h"
 #include "hv/vm.h"
+#include "migrate/stream.h"
 
 struct run_ctx {
 	struct vm *vm;
@@ -108,6 +109,26 @@ static int run_setup_loop(const struct run_opts *o, struct run_ctx *rc)
 	return ret;
 }
 
+static int run_restore(const char *path, const struct vm_config *cfg,
+		       struct vm **vm)
+{
+	struct mig_reader *r = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0) {
+		ret = -errno;
+		log_err("cannot open snapshot %s: %m", path);
+		return ret;
+	}
+	ret = mig_reader_create(fd, &r);
+	if (!ret)
+		ret = vm_create_from_stream(cfg, r, vm);
+	mig_reader_destroy(r);
+	close(fd);
+	return ret;
+}
+
 static void run_teardown(struct run_ctx *rc)
 {
 	control_destroy(rc->control);
@@ -135,8 +156,10 @@ int run_main(int argc, char **argv)
 		.nr_vcpus = o.nr_vcpus, .serial_out_fd = rc.serial_out,
 		.serial_in_fd = rc.serial_in, .test_hooks = o.test_hooks,
 	};
-	if (vm_create(&cfg, &rc.vm) || run_setup_loop(&o, &rc) ||
-	    vm_start(rc.vm))
+	if (o.restore ? run_restore(o.restore, &cfg, &rc.vm)
+		      : vm_create(&cfg, &rc.vm))
+		goto out;
+	if (run_setup_loop(&o, &rc) || vm_start(rc.vm))
 		goto out;
 	qb_loop_run(rc.loop);
 	status = vm_exit_status(rc.vm);

@@ -14,7 +14,6 @@ struct vm;
 struct snapshot_report {
 	uint64_t bytes;
 	uint64_t pages;
-	uint64_t zero_pages;
 	uint64_t paused_ns; /* vCPUs stopped */
 	uint64_t total_ns;
 };

@@ -14,7 +14,7 @@
 
 #define MIG_PAGE_SIZE 4096u
 #define MIG_BATCH_MAX_PAGES 512u
-#define MIG_PFN_ZERO (1ULL << 63)	   /* pfn[] entry: page is all zero */
+#define MIG_PFN_ZERO (1ULL << 63)	/* pfn[] entry: page is all zero */
 #define MIG_PFN_MASK ((1ULL << 52) - 1) /* pfn[] entry: the pfn */
 
 /* Guest memory as the stream sees it: a page frame number maps to a host
@@ -43,13 +43,15 @@ int mig_pages_write(struct mig_writer *w, const struct mig_mem *mem,
  * bits at and beyond nr are ignored and sent as zero). Returns 0, -EINVAL
  * (nr == 0, too large for one record, or past 2^52) or the writer's
  * -errno. */
-int mig_zero_bitmap_write(struct mig_writer *w, uint64_t first_pfn,
-			  uint64_t nr, const uint64_t *bitmap);
+int mig_zero_bitmap_write(struct mig_writer *w, uint64_t first_pfn, uint64_t nr,
+			  const uint64_t *bitmap);
 
 /* Applies a MIG_REC_PAGES or MIG_REC_ZERO_BITMAP record to guest memory.
- * Every pfn and length is checked: -EBADMSG for a malformed body, -EFAULT
- * for a pfn outside guest RAM (logged). Zero pages are cleared only when
- * not already zero, so a sparse memfd stays sparse. */
+ * Every pfn and length is checked, and the lz4 data decompressed, before
+ * any page is written, so a rejected record changes nothing: -EBADMSG for
+ * a malformed body, -EFAULT for a pfn outside guest RAM, -ENOMEM (each
+ * logged once). Zero pages are cleared only when not already zero, so a
+ * sparse memfd stays sparse. */
 int mig_pages_apply(const struct mig_record *rec, const struct mig_mem *mem);
 
 /* Describes a page record without applying it (for the verifier): checks

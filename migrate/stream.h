@@ -19,8 +19,8 @@
 #define MIG_STREAM_HDR_SIZE 24u	     /* magic, version, flags, page size, crc */
 #define MIG_REC_HDR_SIZE 16u	     /* type, length, crc, reserved */
 #define MIG_REC_MAX_BODY (64u << 20) /* larger is corruption */
-#define MIG_REC_OPTIONAL 0x80000000u  /* reader may skip if unknown */
-#define MIG_WRITE_DIRECT_MIN 4096u    /* iov parts this big skip the buffer */
+#define MIG_REC_OPTIONAL 0x80000000u /* reader may skip if unknown */
+#define MIG_WRITE_DIRECT_MIN 4096u   /* iov parts this big skip the buffer */
 
 enum mig_rec_type {
 	MIG_REC_END = 0,
@@ -36,10 +36,10 @@ struct mig_writer;
 struct mig_reader;
 
 struct mig_record {
-	uint32_t type;	    /* including MIG_REC_OPTIONAL */
-	uint32_t len;	    /* body length */
+	uint32_t type;	     /* including MIG_REC_OPTIONAL */
+	uint32_t len;	     /* body length */
 	const uint8_t *body; /* valid until the next mig_read_record() */
-	uint64_t offset;    /* stream offset of the record header */
+	uint64_t offset;     /* stream offset of the record header */
 };
 
 /* Writer over @fd (not owned, not closed; must be blocking). Writes the
@@ -80,6 +80,11 @@ int mig_reader_create(int fd, struct mig_reader **out);
  * Logs the reason with the record's offset and type. Errors stick. The
  * reader does not require END; callers stop at END themselves. */
 int mig_read_record(struct mig_reader *r, struct mig_record *rec);
+/* 1 when the input ends at the current offset, 0 when more bytes follow
+ * (reads ahead, blocking, to find out), or the sticky -errno. Lets a
+ * snapshot consumer check that nothing follows END without reading it as
+ * a record. */
+int mig_reader_at_eof(struct mig_reader *r);
 /* Stream bytes consumed so far (header included). */
 uint64_t mig_reader_offset(const struct mig_reader *r);
 /* Unknown optional records skipped so far. */

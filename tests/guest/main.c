@@ -8,6 +8,9 @@
 #include "probe.h"
 
 #define AP_WAIT_NS (100 * NS_PER_MS)
+/* Waiting vCPUs sleep rather than spin: with more vCPUs than host cores a
+ * spinning vCPU would starve the emulated boot of the others. */
+#define CHECKIN_POLL_NS (200 * 1000UL)
 
 struct probe probe_state;
 /* gpa of hvm_start_info, stored by pvh_entry32 before paging is on. */
@@ -41,7 +44,7 @@ static uint32_t wait_for_aps(struct probe *p, struct probe_cpu *c,
 		if ((mask & want_mask) == want_mask ||
 		    (int64_t)(clock_ns(c) - deadline) >= 0)
 			break;
-		asm volatile("pause");
+		svc_idle_ns(CHECKIN_POLL_NS);
 	}
 	p->cpu_mask = mask;
 	for (n = 0; mask; mask &= mask - 1)
@@ -101,7 +104,7 @@ static void ap_start(struct probe *p, struct probe_cpu *c)
 	__atomic_fetch_or(&p->checkin_mask, 1ULL << c->index_cpu,
 			  __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&p->go, __ATOMIC_ACQUIRE))
-		asm volatile("pause");
+		svc_idle_ns(CHECKIN_POLL_NS);
 	while (!(p->cpu_mask >> c->index_cpu & 1))
 		svc_idle_ns(NS_PER_S);
 }

@@ -69,7 +69,9 @@ gdt:
 	.rept PROBE_MAX_CPUS
 	.set base, TSS_BASE + i * TSS_STRIDE
 	/* available 64-bit TSS, present, DPL0, limit 103 */
-	.quad 103 | ((base & 0xffff) << 16) | (((base >> 16) & 0xff) << 32) | (0x89 << 40) | (((base >> 24) & 0xff) << 56)
+	.quad 103 | ((base & 0xffff) << 16) | \
+	      (((base >> 16) & 0xff) << 32) | (0x89 << 40) | \
+	      (((base >> 24) & 0xff) << 56)
 	.quad base >> 32
 	.set i, i + 1
 	.endr
@@ -81,7 +83,8 @@ idt:
 	.rept 256
 	.set off, ISR_BASE + v * ISR_STUB_SIZE
 	/* interrupt gate: present, DPL0, SEL_KCODE, no IST */
-	.quad (off & 0xffff) | (SEL_KCODE << 16) | (0x8e << 40) | (((off >> 16) & 0xffff) << 48)
+	.quad (off & 0xffff) | (SEL_KCODE << 16) | (0x8e << 40) | \
+	      (((off >> 16) & 0xffff) << 48)
 	.quad off >> 32
 	.set v, v + 1
 	.endr
