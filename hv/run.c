@@ -159,7 +159,7 @@ int run_main(int argc, char **argv)
 	if (o.restore ? run_restore(o.restore, &cfg, &rc.vm)
 		      : vm_create(&cfg, &rc.vm))
 		goto out;
-	if (run_setup_loop(&o, &rc) || vm_start(rc.vm))
+	if (run_setup_loop(&o, &rc) || vm_start(rc.vm, o.paused))
 		goto out;
 	qb_loop_run(rc.loop);
 	status = vm_exit_status(rc.vm);

@@ -63,7 +63,7 @@ static int run_parse_cpus(const char *s, unsigned int *out)
 	return 0;
 }
 
-enum { OPT_TEST_HOOKS = 0x100 };
+enum { OPT_TEST_HOOKS = 0x100, OPT_PAUSED };
 
 static const struct option run_long_opts[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -76,6 +76,7 @@ static const struct option run_long_opts[] = {
 	{ "name", required_argument, NULL, 'n' },
 	{ "restore", required_argument, NULL, 'r' },
 	{ "test-hooks", no_argument, NULL, OPT_TEST_HOOKS },
+	{ "paused", no_argument, NULL, OPT_PAUSED },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -91,6 +92,7 @@ static int run_opt_apply(int c, const char *arg, char *const *argv,
 	case 'n': o->name = arg; return 0;
 	case 'r': o->restore = arg; return 0;
 	case OPT_TEST_HOOKS: o->test_hooks = true; return 0;
+	case OPT_PAUSED: o->paused = true; return 0;
 	case 'm':
 		if (!run_parse_size(arg, &o->mem_size))
 			return 0;

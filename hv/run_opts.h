@@ -22,6 +22,7 @@ struct run_opts {
 	enum run_serial serial;
 	const char *serial_path; /* RUN_SERIAL_FILE */
 	bool test_hooks;
+	bool paused; /* start with vCPUs parked until `hv resume` */
 };
 
 #define RUN_DEFAULT_MEM (256ULL << 20)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 #include <linux/kvm.h>
 
 #include "hv/log.h"
@@ -322,9 +323,20 @@ static int vcpu_kvm_from_proto(const Ferry__Vmstate__VcpuState *st,
 	return 0;
 }
 
-/* MSRs one by one, so one the host refuses does not hide the rest. */
+#define MSR_IA32_TSC 0x10
+
+int vcpu_state_host_tsc_native(void)
+{
+	return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+/* MSRs one by one, so one the host refuses does not hide the rest. On PVM,
+ * CPL3 runs rdtsc natively and never sees a TSC offset while CPL0 (emulated)
+ * would: restoring IA32_TSC there would give the guest two clocks that
+ * disagree. The guest keeps the host TSC instead and its kvmclock still
+ * continues from the saved value (platform_clock_load). */
 static void vcpu_put_msrs(int fd, unsigned int id,
-			  const struct vcpu_kvm_state *v)
+			  const struct vcpu_kvm_state *v, int keep_host_tsc)
 {
 	struct {
 		struct kvm_msrs hdr;
@@ -333,6 +345,8 @@ static void vcpu_put_msrs(int fd, unsigned int id,
 	unsigned int refused = 0;
 
 	for (uint32_t i = 0; i < v->msrs.hdr.nmsrs; i++) {
+		if (keep_host_tsc && v->msrs.e[i].index == MSR_IA32_TSC)
+			continue;
 		memset(&one, 0, sizeof(one));
 		one.hdr.nmsrs = 1;
 		one.e = v->msrs.e[i];
@@ -347,7 +361,7 @@ static void vcpu_put_msrs(int fd, unsigned int id,
 			 v->msrs.hdr.nmsrs);
 }
 
-int vcpu_state_put(int fd, struct vcpu_kvm_state *v)
+int vcpu_state_put(int fd, struct vcpu_kvm_state *v, int keep_host_tsc)
 {
 	unsigned int id = v->id;
 	int ret;
@@ -357,7 +371,7 @@ int vcpu_state_put(int fd, struct vcpu_kvm_state *v)
 	ret = ret ?: vcpu_st_ioctl(fd, KVM_SET_XCRS, &v->xcrs, "KVM_SET_XCRS", id);
 	ret = ret ?: vcpu_st_ioctl(fd, KVM_SET_SREGS, &v->sregs, "KVM_SET_SREGS", id);
 	if (!ret)
-		vcpu_put_msrs(fd, id, v);
+		vcpu_put_msrs(fd, id, v, keep_host_tsc);
 	ret = ret ?: vcpu_st_ioctl(fd, KVM_SET_MP_STATE, &v->mp, "KVM_SET_MP_STATE", id);
 	ret = ret ?: vcpu_st_ioctl(fd, KVM_SET_LAPIC, &v->lapic, "KVM_SET_LAPIC", id);
 	ret = ret ?: vcpu_st_ioctl(fd, KVM_SET_VCPU_EVENTS, &v->events, "KVM_SET_VCPU_EVENTS", id);

@@ -46,7 +46,12 @@ int vcpu_state_msr_list(int kvm_fd, int vcpu_fd, uint32_t *idx);
 int vcpu_state_save(int fd, unsigned int id, const uint32_t *msrs,
 		    unsigned int nr_msrs, uint8_t **buf, size_t *len);
 
-/* Applies unpacked state to vCPU fd @fd. Returns 0 or -errno from KVM. */
-int vcpu_state_put(int fd, struct vcpu_kvm_state *k);
+/* Applies unpacked state to vCPU fd @fd. With @keep_host_tsc, IA32_TSC is
+ * not restored (see vcpu_state.c). Returns 0 or -errno from KVM. */
+int vcpu_state_put(int fd, struct vcpu_kvm_state *k, int keep_host_tsc);
+
+/* True on hosts whose guests read the TSC natively at CPL3 (PVM), where a
+ * restored TSC offset would reach kernel code but not user code. */
+int vcpu_state_host_tsc_native(void);
 
 #endif

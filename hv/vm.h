@@ -48,8 +48,9 @@ int vm_create(const struct vm_config *cfg, struct vm **out);
 /* Stops and joins vCPU threads, frees everything. NULL is a no-op. */
 void vm_destroy(struct vm *vm);
 
-/* Starts one thread per vCPU. */
-int vm_start(struct vm *vm);
+/* Starts one thread per vCPU; with @paused they park at once and the VM is
+ * paused until vm_resume(). */
+int vm_start(struct vm *vm, bool paused);
 /* Returns once every vCPU is outside the guest (0), or -EINVAL when the VM
  * is not running. */
 int vm_pause(struct vm *vm);
@@ -81,7 +82,6 @@ int vm_debug_flip(struct vm *vm, uint64_t gpa);
  */
 struct vm_save_stats {
 	uint64_t pages;	     /* page frames examined */
-	uint64_t zero_pages; /* of those, sent as a bit */
 	uint64_t bytes;	     /* stream bytes written */
 };
 

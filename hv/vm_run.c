@@ -171,7 +171,7 @@ static int vm_install_kick(void)
 	return 0;
 }
 
-int vm_start(struct vm *vm)
+int vm_start(struct vm *vm, bool paused)
 {
 	int ret = vm_install_kick();
 
@@ -179,7 +179,8 @@ int vm_start(struct vm *vm)
 		return ret;
 	pthread_mutex_lock(&vm->lock);
 	clock_gettime(CLOCK_MONOTONIC, &vm->started);
-	vm->state = VM_STATE_RUNNING;
+	vm->state = paused ? VM_STATE_PAUSED : VM_STATE_RUNNING;
+	vm->pause_req = paused;
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vm_vcpu *v = &vm->vcpus[i];
 

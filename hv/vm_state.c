@@ -203,6 +203,7 @@ struct vm_load {
 	size_t platform_len;
 	unsigned int vcpus_loaded;
 	bool vcpu_seen[256];
+	int keep_host_tsc;
 };
 
 static int vm_spec_check(const Ferry__Vmstate__VmSpec *sp,
@@ -292,7 +293,8 @@ static int vm_load_vcpu(struct vm_load *ld, const struct mig_record *rec)
 	if (!ret) {
 		ld->vcpu_seen[k->id] = true;
 		ld->vcpus_loaded++;
-		ret = vcpu_state_put(ld->vm->vcpus[k->id].fd, k);
+		ret = vcpu_state_put(ld->vm->vcpus[k->id].fd, k,
+				     ld->keep_host_tsc);
 	}
 	free(k);
 	return ret;
@@ -377,7 +379,8 @@ static int vm_load_record(struct vm_load *ld, const struct mig_record *rec)
 
 static int vm_load_records(struct vm *vm, struct mig_reader *r)
 {
-	struct vm_load ld = { .vm = vm, .mem = vm_mig_mem(vm) };
+	struct vm_load ld = { .vm = vm, .mem = vm_mig_mem(vm),
+			      .keep_host_tsc = vcpu_state_host_tsc_native() };
 	struct mig_record rec;
 	int ret;
 
