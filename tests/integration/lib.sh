@@ -64,3 +64,13 @@ expect_fail() {
 	echo "$out" | grep -qE -- "$re" || fail "expected /$re/ from '$*', got: $out"
 	echo "ok: $* -> $(echo "$out" | head -n1)"
 }
+
+# wait_ctl CTL SECONDS: waits until an hv answers on control socket CTL.
+wait_ctl() {
+	local ctl=$1 secs=$2 i
+	for ((i = 0; i < secs * 20; i++)); do
+		$HV status --control "$ctl" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
