@@ -220,6 +220,8 @@ static int ctl_bad_option(const char *cmd, int opt, char **argv)
 
 	if (opt == ':')
 		log_err("%s: option %s needs an argument", cmd, text);
+	else if (opt == 'g')
+		log_err("%s: option --gpa is only for debug-flip", cmd);
 	else
 		log_err("%s: unknown option %s", cmd, text);
 	return -EINVAL;
@@ -249,7 +251,7 @@ static int ctl_parse(const struct ctl_cmd *cmd, int argc, char **argv,
 		else if (opt == 'g' && cmd->needs_gpa)
 			o->have_gpa = true;
 		else if (opt == 'g')
-			return ctl_bad_option(cmd->name, '?', argv);
+			return ctl_bad_option(cmd->name, 'g', argv);
 		else if ((opt == 't' || opt == 's') && !cmd->needs_to)
 			return ctl_bad_option(cmd->name, '?', argv);
 		else if (opt == 't')
