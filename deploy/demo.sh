@@ -10,10 +10,11 @@ CTL=$T/ctl
 
 echo "== booting the probe guest: verify, 2 vCPUs, 1 GiB"
 "$BUILD/hv" run --kernel "$BUILD/probe.elf" --cpus 2 --mem 1G \
-	--cmdline "mode=verify wss=256 passes=6 hb=500" --control "$CTL" \
+	--cmdline "mode=verify wss=256 rate=256 passes=4 hb=500" --control "$CTL" \
 	--name demo &
 HVPID=$!
-sleep 1.5
+for i in $(seq 50); do "$BUILD/hv" status --control "$CTL" >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 1
 echo "== hv status"
 "$BUILD/hv" status --control "$CTL"
 echo "== pause for 1 s (the heartbeat stops), then resume"
