@@ -80,6 +80,10 @@ int guest_mem_init(struct guest_mem *gm, uint64_t size)
 			(unsigned long long)size);
 		goto err_close;
 	}
+	/* Huge pages where the host allows them for shmem (shmem_enabled =
+	 * advise): a fault per 2 MiB instead of per 4 KiB makes touching and
+	 * restoring large guests much cheaper. Harmless where disabled. */
+	madvise(gm->host, size, MADV_HUGEPAGE);
 	gm->size = size;
 	guest_mem_layout(gm, size);
 	return 0;

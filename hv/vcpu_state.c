@@ -80,8 +80,10 @@ static void seg_to_proto(const struct kvm_segment *s, Ferry__Vmstate__Segment *p
 	p->limit = s->limit;
 	p->selector = s->selector;
 	p->type = s->type;
-	p->attrs = s->present | s->dpl << 1 | s->db << 3 | s->s << 4 |
-		   s->l << 5 | s->g << 6 | s->avl << 7 | s->unusable << 8;
+	/* KVM keeps each attribute in a whole byte; only its bits count. */
+	p->attrs = (s->present & 1u) | (s->dpl & 3u) << 1 | (s->db & 1u) << 3 |
+		   (s->s & 1u) << 4 | (s->l & 1u) << 5 | (s->g & 1u) << 6 |
+		   (s->avl & 1u) << 7 | (s->unusable & 1u) << 8;
 }
 
 static void seg_from_proto(const Ferry__Vmstate__Segment *p,
@@ -317,9 +319,6 @@ static int vcpu_kvm_from_proto(const Ferry__Vmstate__VcpuState *st,
 						    .value = st->xcrs[i]->value };
 	v->mp.mp_state = st->mp_state;
 	v->id = st->id;
-	/* Ask KVM to take NMI and SIPI state from the record as well. */
-	v->events.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING |
-			   KVM_VCPUEVENT_VALID_SIPI_VECTOR;
 	return 0;
 }
 
@@ -374,6 +373,9 @@ int vcpu_state_put(int fd, struct vcpu_kvm_state *v, int keep_host_tsc)
 		vcpu_put_msrs(fd, id, v, keep_host_tsc);
 	ret = ret ?: vcpu_st_ioctl(fd, KVM_SET_MP_STATE, &v->mp, "KVM_SET_MP_STATE", id);
 	ret = ret ?: vcpu_st_ioctl(fd, KVM_SET_LAPIC, &v->lapic, "KVM_SET_LAPIC", id);
+	/* Ask KVM to take NMI and SIPI state from the record as well. */
+	v->events.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING |
+			   KVM_VCPUEVENT_VALID_SIPI_VECTOR;
 	ret = ret ?: vcpu_st_ioctl(fd, KVM_SET_VCPU_EVENTS, &v->events, "KVM_SET_VCPU_EVENTS", id);
 	ret = ret ?: vcpu_st_ioctl(fd, KVM_SET_DEBUGREGS, &v->debugregs, "KVM_SET_DEBUGREGS", id);
 	return ret;
