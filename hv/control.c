@@ -10,6 +10,7 @@
  * with the process) and the kernel reports the peer's credentials.
  */
 #include <errno.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@
 
 #include "hv/control.h"
 #include "hv/control_msg.h"
+#include "hv/control_migrate.h"
 #include "hv/log.h"
+#include "hv/migration.h"
 #include "hv/snapshot.h"
 #include "hv/vm.h"
 
@@ -29,6 +32,12 @@ struct control {
 	struct vm *vm;
 	qb_ipcs_service_t *svc;
 	char path[CONTROL_PATH_MAX + 1];
+	/* The running migration, the client waiting for its end, and the
+	 * last one's report for `hv status`. */
+	struct migration *mig;
+	qb_ipcs_connection_t *mig_conn;
+	char mig_uri[256];
+	struct mig_status last_mig;
 };
 
 /* One reply under construction; lives on the stack of one request. */
@@ -36,6 +45,8 @@ struct control_reply {
 	Ferry__Control__Reply rep;
 	Ferry__Control__StatusReply status;
 	Ferry__Control__SnapshotReply snap;
+	struct control_mig_msg mig;
+	bool deferred; /* answered later (migrate) */
 	char msg[512];
 };
 
@@ -136,6 +147,14 @@ static void control_do_status(struct control *ctl, struct control_reply *r)
 	/* Packed before the request returns; protobuf-c never writes it. */
 	s->name = (char *)(st.name ? st.name : "");
 	s->pid = (int32_t)getpid();
+	if (ctl->mig || ctl->last_mig.phase != MIG_PHASE_NONE) {
+		struct mig_status ms = ctl->last_mig;
+
+		if (ctl->mig)
+			migration_get_status(ctl->mig, &ms);
+		control_mig_to_proto(&ms, ctl->mig_uri, &r->mig);
+		s->migration = &r->mig.msg;
+	}
 	r->rep.body_case = FERRY__CONTROL__REPLY__BODY_STATUS;
 	r->rep.status = s;
 }
@@ -225,8 +244,81 @@ static void control_do_snapshot(struct control *ctl,
 	control_reply_msg(r, 0, "snapshot written to %s", req->path);
 }
 
+static int control_migration_done(int fd, int revents, void *data);
+static void control_reply_send(struct control *ctl, qb_ipcs_connection_t *conn,
+			       struct control_reply *r);
+
+/* Starts the migration; the reply waits for its end (control_migration_done). */
+static void control_do_migrate(struct control *ctl, qb_ipcs_connection_t *conn,
+			       const Ferry__Control__MigrateRequest *req,
+			       struct control_reply *r)
+{
+	struct mig_options opt;
+	int rc;
+
+	if (ctl->mig) {
+		control_reply_msg(r, -EBUSY, "a migration is already running");
+		return;
+	}
+	control_mig_options(req, &opt);
+	if (opt.streams > MIG_MAX_STREAMS) {
+		control_reply_msg(r, -EINVAL, "--streams: at most %d",
+				  MIG_MAX_STREAMS);
+		return;
+	}
+	rc = migration_start(ctl->vm, req->uri, &opt, &ctl->mig);
+	if (!rc)
+		rc = qb_loop_poll_add(control_loop, QB_LOOP_HIGH,
+				      migration_done_fd(ctl->mig), POLLIN, ctl,
+				      control_migration_done);
+	if (rc) {
+		control_reply_msg(r, rc, "cannot start the migration: %s",
+				  strerror(-rc));
+		return;
+	}
+	snprintf(ctl->mig_uri, sizeof(ctl->mig_uri), "%s", req->uri);
+	qb_ipcs_connection_ref(conn);
+	ctl->mig_conn = conn;
+	r->deferred = true;
+	log_info("control %s: migrating to %s", ctl->path, req->uri);
+}
+
+/* Main loop: the migration ended. Answer the waiting client; after a
+ * completed migration the guest runs elsewhere, so this hv ends. */
+static int control_migration_done(int fd, int revents, void *data)
+{
+	struct control *ctl = data;
+	struct control_reply r;
+
+	(void)revents;
+	qb_loop_poll_del(control_loop, fd);
+	migration_get_status(ctl->mig, &ctl->last_mig);
+	migration_destroy(ctl->mig);
+	ctl->mig = NULL;
+	memset(&r, 0, sizeof(r));
+	ferry__control__reply__init(&r.rep);
+	r.rep.type = FERRY__CONTROL__MSG_TYPE__MSG_TYPE_MIGRATE;
+	control_mig_to_proto(&ctl->last_mig, ctl->mig_uri, &r.mig);
+	r.rep.body_case = FERRY__CONTROL__REPLY__BODY_MIGRATE;
+	r.rep.migrate = &r.mig.msg;
+	if (ctl->last_mig.phase == MIG_PHASE_COMPLETED)
+		control_reply_msg(&r, 0, "migrated to %s", ctl->mig_uri);
+	else
+		control_reply_msg(&r, ctl->last_mig.error ?: -EIO,
+				  "migration to %s failed: %s", ctl->mig_uri,
+				  ctl->last_mig.message);
+	if (ctl->mig_conn) {
+		control_reply_send(ctl, ctl->mig_conn, &r);
+		qb_ipcs_connection_unref(ctl->mig_conn);
+		ctl->mig_conn = NULL;
+	}
+	if (ctl->last_mig.phase == MIG_PHASE_COMPLETED)
+		vm_request_stop(ctl->vm, 0);
+	return 0;
+}
+
 /* Only calls handlers; control_req_unpack() has vetted the type. */
-static void control_dispatch(struct control *ctl,
+static void control_dispatch(struct control *ctl, qb_ipcs_connection_t *conn,
 			     const Ferry__Control__Request *req,
 			     struct control_reply *r)
 {
@@ -248,6 +340,9 @@ static void control_dispatch(struct control *ctl,
 		break;
 	case FERRY__CONTROL__REQUEST__BODY_SNAPSHOT:
 		control_do_snapshot(ctl, req->snapshot, r);
+		break;
+	case FERRY__CONTROL__REQUEST__BODY_MIGRATE:
+		control_do_migrate(ctl, conn, req->migrate, r);
 		break;
 	default:
 		control_reply_msg(r, -EOPNOTSUPP, "unsupported request");
@@ -313,8 +408,9 @@ static int32_t control_msg_process(qb_ipcs_connection_t *conn, void *data,
 	if (rc < 0)
 		control_reply_bad(ctl, &r, rc, type, size);
 	else
-		control_dispatch(ctl, req, &r);
-	control_reply_send(ctl, conn, &r);
+		control_dispatch(ctl, conn, req, &r);
+	if (!r.deferred)
+		control_reply_send(ctl, conn, &r);
 	ferry__control__request__free_unpacked(req, NULL);
 	return 0;
 }
@@ -424,6 +520,12 @@ void control_destroy(struct control *ctl)
 {
 	if (!ctl)
 		return;
+	if (ctl->mig) {
+		qb_loop_poll_del(control_loop, migration_done_fd(ctl->mig));
+		migration_destroy(ctl->mig);
+	}
+	if (ctl->mig_conn)
+		qb_ipcs_connection_unref(ctl->mig_conn);
 	qb_ipcs_destroy(ctl->svc);
 	control_loop = NULL;
 	free(ctl);

@@ -20,6 +20,7 @@ static const char *const control_type_names[] = {
 	[FERRY__CONTROL__MSG_TYPE__MSG_TYPE_QUIT] = "quit",
 	[FERRY__CONTROL__MSG_TYPE__MSG_TYPE_DEBUG_FLIP] = "debug-flip",
 	[FERRY__CONTROL__MSG_TYPE__MSG_TYPE_SNAPSHOT] = "snapshot",
+	[FERRY__CONTROL__MSG_TYPE__MSG_TYPE_MIGRATE] = "migrate",
 };
 
 #define CONTROL_NR_TYPES \

@@ -20,6 +20,7 @@
 #include "hv/control.h"
 #include "hv/control_msg.h"
 #include "hv/ctl.h"
+#include "hv/ctl_internal.h"
 #include "hv/log.h"
 
 #define CTL_CONNECT_TIMEOUT_MS 1000
@@ -97,7 +98,7 @@ static const char *ctl_state_name(Ferry__Control__VmState s)
 	return names[s];
 }
 
-static void ctl_json_string(const char *s)
+void ctl_json_string(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -283,7 +284,7 @@ static int ctl_parse(const struct ctl_cmd *cmd, int argc, char **argv,
 /* ---- the exchange ------------------------------------------------------ */
 
 /* Connects within CTL_CONNECT_TIMEOUT_MS; logs why not. */
-static int ctl_connect(const char *path, qb_ipcc_connection_t **out)
+int ctl_connect(const char *path, qb_ipcc_connection_t **out)
 {
 	struct pollfd pfd = { .events = POLLIN };
 	char name[CONTROL_SERVICE_MAX];
@@ -322,9 +323,9 @@ static int ctl_connect(const char *path, qb_ipcc_connection_t **out)
 	return 0;
 }
 
-static int ctl_send_recv(qb_ipcc_connection_t *c, const char *path,
-			 const Ferry__Control__Request *req, int timeout_ms,
-			 Ferry__Control__Reply **rep)
+int ctl_send_recv(qb_ipcc_connection_t *c, const char *path,
+		  const Ferry__Control__Request *req, int timeout_ms,
+		  Ferry__Control__Reply **rep)
 {
 	struct iovec iov;
 	void *out = NULL, *in;

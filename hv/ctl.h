@@ -15,6 +15,10 @@
  * failed (no hv at PATH, error reply, timeout), 2 usage error. */
 int ctl_main(const char *cmd, int argc, char **argv);
 
+/* `hv migrate`: argv[0] is "migrate". Returns the exit status: 0 when the
+ * guest runs on the destination, 1 failed, 2 usage error. */
+int ctl_migrate_main(int argc, char **argv);
+
 /* True if @cmd is one of the subcommands ctl_main() handles. */
 bool ctl_is_command(const char *cmd);
 

@@ -16,7 +16,13 @@ static void usage(FILE *f)
 	      "[--control PATH] [--name NAME]\n"
 	      "       hv run --restore FILE [--mem SIZE] [--cpus N] [--serial ...] "
 	      "[--control PATH]\n"
+	      "       hv run --incoming tcp:ADDR:PORT [--mem SIZE] [--cpus N] "
+	      "[--serial ...] [--control PATH]\n"
 	      "       hv snapshot --control PATH --to FILE [--stop]\n"
+	      "       hv migrate --control PATH --to tcp:HOST:PORT "
+	      "[--downtime-ms N] [--max-bandwidth MiB/s]\n"
+	      "              [--streams N] [--compress none|lz4] "
+	      "[--auto-converge] [--json]\n"
 	      "       hv status|pause|resume|quit --control PATH [--json]\n",
 	      f);
 }
@@ -33,6 +39,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return run_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "migrate"))
+		return ctl_migrate_main(argc - 1, argv + 1);
 	if (ctl_is_command(argv[1]))
 		return ctl_main(argv[1], argc - 1, argv + 1);
 	fprintf(stderr, "hv: unknown command '%s'\n", argv[1]);

@@ -12,6 +12,7 @@
 
 #include "hv/control.h"
 #include "hv/log.h"
+#include "hv/migration.h"
 #include "hv/run.h"
 #include "hv/run_opts.h"
 #include "hv/vm.h"
@@ -156,11 +157,18 @@ int run_main(int argc, char **argv)
 		.nr_vcpus = o.nr_vcpus, .serial_out_fd = rc.serial_out,
 		.serial_in_fd = rc.serial_in, .test_hooks = o.test_hooks,
 	};
-	if (o.restore ? run_restore(o.restore, &cfg, &rc.vm)
-		      : vm_create(&cfg, &rc.vm))
-		goto out;
-	if (run_setup_loop(&o, &rc) || vm_start(rc.vm, o.paused))
-		goto out;
+	if (o.incoming) {
+		/* Returns with the guest running, after the source's GO. */
+		if (migration_incoming(&cfg, o.incoming, &rc.vm) ||
+		    run_setup_loop(&o, &rc))
+			goto out;
+	} else {
+		if (o.restore ? run_restore(o.restore, &cfg, &rc.vm)
+			      : vm_create(&cfg, &rc.vm))
+			goto out;
+		if (run_setup_loop(&o, &rc) || vm_start(rc.vm, o.paused))
+			goto out;
+	}
 	qb_loop_run(rc.loop);
 	status = vm_exit_status(rc.vm);
 out:

@@ -75,6 +75,7 @@ static const struct option run_long_opts[] = {
 	{ "control", required_argument, NULL, 'C' },
 	{ "name", required_argument, NULL, 'n' },
 	{ "restore", required_argument, NULL, 'r' },
+	{ "incoming", required_argument, NULL, 'I' },
 	{ "test-hooks", no_argument, NULL, OPT_TEST_HOOKS },
 	{ "paused", no_argument, NULL, OPT_PAUSED },
 	{ NULL, 0, NULL, 0 },
@@ -91,6 +92,7 @@ static int run_opt_apply(int c, const char *arg, char *const *argv,
 	case 'C': o->control = arg; return 0;
 	case 'n': o->name = arg; return 0;
 	case 'r': o->restore = arg; return 0;
+	case 'I': o->incoming = arg; return 0;
 	case OPT_TEST_HOOKS: o->test_hooks = true; return 0;
 	case OPT_PAUSED: o->paused = true; return 0;
 	case 'm':
@@ -136,16 +138,20 @@ int run_opts_parse(int argc, char **argv, struct run_opts *o)
 		log_err("unexpected argument %s", argv[optind]);
 		ret = -EINVAL;
 	}
-	if (!ret && !o->kernel && !o->restore) {
-		log_err("missing --kernel FILE (or --restore FILE)");
+	if (!ret && !o->kernel && !o->restore && !o->incoming) {
+		log_err("missing --kernel FILE (or --restore FILE, or "
+			"--incoming tcp:ADDR:PORT)");
 		ret = -EINVAL;
 	}
-	if (!ret && o->kernel && o->restore) {
-		log_err("--kernel and --restore exclude each other: a snapshot "
+	if (!ret && o->restore && (o->kernel || o->incoming)) {
+		log_err("--restore excludes --kernel and --incoming: a snapshot "
 			"carries its guest");
 		ret = -EINVAL;
 	}
-	if (!ret && !o->restore) {
+	/* With --incoming the guest comes from the stream; --kernel is
+	 * accepted (source and destination may share a command line) and
+	 * not loaded. */
+	if (!ret && !o->restore && !o->incoming) {
 		o->mem_size = o->mem_size ? o->mem_size : RUN_DEFAULT_MEM;
 		o->nr_vcpus = o->nr_vcpus ? o->nr_vcpus : RUN_DEFAULT_VCPUS;
 	}

@@ -17,6 +17,7 @@ struct run_opts {
 	const char *control;
 	const char *name;
 	const char *restore;	 /* snapshot file to continue from */
+	const char *incoming;	 /* tcp:ADDR:PORT to receive a migration on */
 	uint64_t mem_size;	 /* 0: not given (default, or the snapshot's) */
 	unsigned int nr_vcpus; /* 0: not given */
 	enum run_serial serial;

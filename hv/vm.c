@@ -344,6 +344,8 @@ int vm_build(const struct vm_config *cfg, const struct kvm_cpuid2 *cpuid,
 		ret = vm_setup_platform(vm);
 	if (!ret)
 		ret = vm_setup_memory(vm, cfg->mem_size);
+	if (!ret)
+		ret = dirty_log_create(vm->vm_fd, &vm->mem, &vm->dirty);
 	if (!ret && cfg->kernel)
 		ret = boot_load(&vm->mem, im.kernel, im.klen, im.initrd,
 				im.ilen, cfg->cmdline, &vm->boot);
@@ -370,6 +372,7 @@ void vm_release(struct vm *vm)
 	}
 	free(vm->vcpus);
 	serial_destroy(vm->serial);
+	dirty_log_destroy(vm->dirty);
 	guest_mem_fini(&vm->mem);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

@@ -14,6 +14,9 @@
 struct vm;
 struct mig_writer;
 struct mig_reader;
+struct mig_record;
+struct mig_mem;
+struct vm_loader;
 
 struct vm_config {
 	const char *name;
@@ -56,6 +59,11 @@ int vm_start(struct vm *vm, bool paused);
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 
+/* Slows the guest for migration's auto-converge: vCPUs are held outside
+ * the guest for @pct percent of every 10 ms (0 turns it off). Returns 0 or
+ * -errno. */
+int vm_set_throttle(struct vm *vm, uint32_t pct);
+
 /* Asks the VM to stop with @status as hv's exit status (SIGTERM, quit). */
 void vm_request_stop(struct vm *vm, int status);
 /* An fd that becomes readable once the VM has stopped for any reason (guest
@@ -93,6 +101,25 @@ int vm_save_memory(struct vm *vm, struct mig_writer *w,
 		   struct vm_save_stats *st);
 /* Platform, every vCPU and every device. The VM must be paused. */
 int vm_save_state(struct vm *vm, struct mig_writer *w);
+
+/* Guest RAM as the stream layer reaches it. */
+void vm_get_mig_mem(struct vm *vm, struct mig_mem *out);
+/* Calls @fn for each stretch of guest pages the memfd holds (others are
+ * zero). Returns the first nonzero value @fn returned. */
+int vm_for_each_populated(struct vm *vm,
+			  int (*fn)(void *arg, uint64_t first_pfn, uint64_t n),
+			  void *arg);
+
+/* Builds a VM, ready for state, from a SPEC record checked against @cfg
+ * (nonzero mem_size / nr_vcpus must match). Returns 0 or -errno, logged. */
+int vm_create_from_spec(const struct vm_config *cfg,
+			const struct mig_record *spec, struct vm **out);
+/* Applies a stream's records after SPEC, one at a time: pages, platform,
+ * vCPUs, devices; END only once the state is whole. */
+int vm_loader_create(struct vm *vm, struct vm_loader **out);
+/* Returns 1 once END was accepted, 0 to go on, or -errno (logged). */
+int vm_loader_record(struct vm_loader *ld, const struct mig_record *rec);
+void vm_loader_destroy(struct vm_loader *ld);
 
 /* Builds a VM from a stream: SPEC first (checked against @cfg: a nonzero
  * mem_size or nr_vcpus must match it), then pages and state up to END.

@@ -11,6 +11,7 @@
 
 #include "hv/boot.h"
 #include "hv/bus.h"
+#include "hv/dirty_log.h"
 #include "hv/guest_mem.h"
 #include "hv/serial.h"
 #include "hv/vcpu_state.h"
@@ -49,6 +50,7 @@ struct vm {
 	int vm_fd;
 	size_t run_size;
 	struct guest_mem mem;
+	struct dirty_log *dirty; /* devices mark guest writes here */
 	struct boot_setup boot;
 	struct bus pio;
 	struct bus mmio;
@@ -68,10 +70,14 @@ struct vm {
 	pthread_cond_t cond;
 	enum vm_state state;
 	bool pause_req;
+	bool hold_req;	/* throttle: parked without becoming "paused" */
 	bool stop_req;
 	unsigned int parked;  /* vCPU threads waiting in vm_vcpu_park() */
 	unsigned int threads; /* vCPU threads still running */
 	int exit_status;
+	uint32_t throttle_pct;
+	bool throttle_started;
+	pthread_t throttle_thread;
 	int stop_efd;
 	struct timespec started;
 };

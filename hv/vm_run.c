@@ -54,7 +54,7 @@ static bool vm_vcpu_checkpoint(struct vm *vm, struct vm_vcpu *v)
 	bool stop;
 
 	pthread_mutex_lock(&vm->lock);
-	while (vm->pause_req && !vm->stop_req) {
+	while ((vm->pause_req || vm->hold_req) && !vm->stop_req) {
 		vm->parked++;
 		pthread_cond_broadcast(&vm->cond);
 		pthread_cond_wait(&vm->cond, &vm->lock);
@@ -249,6 +249,71 @@ void vm_request_stop(struct vm *vm, int status)
 	pthread_mutex_unlock(&vm->lock);
 }
 
+#define VM_THROTTLE_PERIOD_NS 10000000L
+
+static void vm_sleep_ns(long ns)
+{
+	struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Holds the vCPUs for pct% of each period until throttling is turned off
+ * or the VM stops. */
+static void *vm_throttle_thread(void *arg)
+{
+	struct vm *vm = arg;
+
+	for (;;) {
+		uint32_t pct;
+
+		pthread_mutex_lock(&vm->lock);
+		pct = vm->throttle_pct;
+		if (!pct || vm->stop_req) {
+			vm->hold_req = false;
+			pthread_cond_broadcast(&vm->cond);
+			pthread_mutex_unlock(&vm->lock);
+			return NULL;
+		}
+		vm->hold_req = true;
+		vm_kick_all(vm);
+		pthread_mutex_unlock(&vm->lock);
+		vm_sleep_ns(VM_THROTTLE_PERIOD_NS / 100 * pct);
+		pthread_mutex_lock(&vm->lock);
+		vm->hold_req = false;
+		pthread_cond_broadcast(&vm->cond);
+		pthread_mutex_unlock(&vm->lock);
+		vm_sleep_ns(VM_THROTTLE_PERIOD_NS / 100 * (100 - pct));
+	}
+}
+
+int vm_set_throttle(struct vm *vm, uint32_t pct)
+{
+	bool start, join;
+	int ret = 0;
+
+	if (pct > 99)
+		pct = 99;
+	pthread_mutex_lock(&vm->lock);
+	vm->throttle_pct = pct;
+	start = pct && !vm->throttle_started;
+	join = !pct && vm->throttle_started;
+	if (start) {
+		ret = -pthread_create(&vm->throttle_thread, NULL,
+				      vm_throttle_thread, vm);
+		vm->throttle_started = !ret;
+	}
+	if (join)
+		vm->throttle_started = false;
+	pthread_mutex_unlock(&vm->lock);
+	if (join)
+		pthread_join(vm->throttle_thread, NULL);
+	if (ret)
+		log_err("cannot start the vCPU throttle: %s", strerror(-ret));
+	return ret;
+}
+
 void vm_serial_input(struct vm *vm, const uint8_t *buf, size_t len)
 {
 	serial_input(vm->serial, buf, len);
@@ -308,6 +373,8 @@ void vm_destroy(struct vm *vm)
 		return;
 	if (vm->vcpus)
 		vm_request_stop(vm, vm->exit_status);
+	if (vm->throttle_started)
+		vm_set_throttle(vm, 0);
 	for (unsigned int i = 0; vm->vcpus && i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].thread_started)
 			pthread_join(vm->vcpus[i].thread, NULL);

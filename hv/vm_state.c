@@ -25,11 +25,11 @@ static uint8_t *vm_mem_page(void *opaque, uint64_t pfn)
 	return guest_mem_ptr(&vm->mem, pfn * MIG_PAGE_SIZE, MIG_PAGE_SIZE);
 }
 
-static struct mig_mem vm_mig_mem(struct vm *vm)
+void vm_get_mig_mem(struct vm *vm, struct mig_mem *out)
 {
 	const struct guest_region *last = &vm->mem.region[vm->mem.nr_regions - 1];
 
-	return (struct mig_mem){ vm, vm_mem_page,
+	*out = (struct mig_mem){ vm, vm_mem_page,
 				 (last->gpa + last->size) / MIG_PAGE_SIZE };
 }
 
@@ -72,38 +72,14 @@ int vm_save_spec(struct vm *vm, struct mig_writer *w)
 	return ret;
 }
 
-/* Pages [first, first + n) of one populated stretch, in batches. */
-static int vm_save_stretch(struct vm *vm, struct mig_writer *w,
-			   const struct mig_mem *mem, uint64_t first,
-			   uint64_t n, struct vm_save_stats *st)
-{
-	uint64_t pfns[MIG_BATCH_MAX_PAGES];
-	int ret = 0;
-
-	while (!ret && n) {
-		unsigned int k = n < MIG_BATCH_MAX_PAGES ? (unsigned int)n
-							  : MIG_BATCH_MAX_PAGES;
-
-		for (unsigned int i = 0; i < k; i++)
-			pfns[i] = first + i;
-		ret = mig_pages_write(w, mem, pfns, k, MIG_COMPRESS_NONE);
-		first += k;
-		n -= k;
-		st->pages += k;
-	}
-	(void)vm;
-	return ret;
-}
-
 /* Walks the memfd's data extents (SEEK_DATA/SEEK_HOLE): never-touched guest
  * memory is a hole, reads as zero and costs nothing to skip. */
-int vm_save_memory(struct vm *vm, struct mig_writer *w,
-		   struct vm_save_stats *st)
+int vm_for_each_populated(struct vm *vm,
+			  int (*fn)(void *arg, uint64_t first_pfn, uint64_t n),
+			  void *arg)
 {
-	struct mig_mem mem = vm_mig_mem(vm);
 	int ret = 0;
 
-	memset(st, 0, sizeof(*st));
 	for (unsigned int i = 0; !ret && i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.region[i];
 		off_t off = (off_t)r->offset, end = (off_t)(r->offset + r->size);
@@ -117,12 +93,53 @@ int vm_save_memory(struct vm *vm, struct mig_writer *w,
 			if (hole < 0 || hole > end)
 				hole = end;
 			data &= ~(off_t)(MIG_PAGE_SIZE - 1);
-			ret = vm_save_stretch(vm, w, &mem,
-				(r->gpa + (uint64_t)(data - (off_t)r->offset)) / MIG_PAGE_SIZE,
-				(uint64_t)(hole - data + MIG_PAGE_SIZE - 1) / MIG_PAGE_SIZE, st);
+			ret = fn(arg, (r->gpa + (uint64_t)(data - (off_t)r->offset)) /
+					      MIG_PAGE_SIZE,
+				 (uint64_t)(hole - data + MIG_PAGE_SIZE - 1) /
+					 MIG_PAGE_SIZE);
 			off = hole;
 		}
 	}
+	return ret;
+}
+
+struct vm_save_mem {
+	struct mig_writer *w;
+	struct mig_mem mem;
+	struct vm_save_stats *st;
+};
+
+/* One populated stretch, in batches. */
+static int vm_save_stretch(void *arg, uint64_t first, uint64_t n)
+{
+	struct vm_save_mem *sm = arg;
+	uint64_t pfns[MIG_BATCH_MAX_PAGES];
+	int ret = 0;
+
+	while (!ret && n) {
+		unsigned int k = n < MIG_BATCH_MAX_PAGES ? (unsigned int)n
+							  : MIG_BATCH_MAX_PAGES;
+
+		for (unsigned int i = 0; i < k; i++)
+			pfns[i] = first + i;
+		ret = mig_pages_write(sm->w, &sm->mem, pfns, k,
+				      MIG_COMPRESS_NONE);
+		first += k;
+		n -= k;
+		sm->st->pages += k;
+	}
+	return ret;
+}
+
+int vm_save_memory(struct vm *vm, struct mig_writer *w,
+		   struct vm_save_stats *st)
+{
+	struct vm_save_mem sm = { .w = w, .st = st };
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	vm_get_mig_mem(vm, &sm.mem);
+	ret = vm_for_each_populated(vm, vm_save_stretch, &sm);
 	st->bytes = mig_writer_bytes(w);
 	return ret;
 }
@@ -196,7 +213,7 @@ int vm_save_state(struct vm *vm, struct mig_writer *w)
 }
 
 /* What a stream has delivered so far; END is accepted only when whole. */
-struct vm_load {
+struct vm_loader {
 	struct vm *vm;
 	struct mig_mem mem;
 	uint8_t *platform; /* kept for the clock, which goes in last */
@@ -250,8 +267,8 @@ static struct kvm_cpuid2 *vm_spec_cpuid(const Ferry__Vmstate__VmSpec *sp)
 	return c;
 }
 
-static int vm_build_from_spec(const struct vm_config *cfg,
-			      const struct mig_record *rec, struct vm **out)
+int vm_create_from_spec(const struct vm_config *cfg,
+			const struct mig_record *rec, struct vm **out)
 {
 	Ferry__Vmstate__VmSpec *sp;
 	struct kvm_cpuid2 *cpuid = NULL;
@@ -280,7 +297,7 @@ static int vm_build_from_spec(const struct vm_config *cfg,
 	return ret;
 }
 
-static int vm_load_vcpu(struct vm_load *ld, const struct mig_record *rec)
+static int vm_load_vcpu(struct vm_loader *ld, const struct mig_record *rec)
 {
 	struct vcpu_kvm_state *k = malloc(sizeof(*k));
 	int ret = k ? vcpu_state_unpack(rec->body, rec->len, k) : -ENOMEM;
@@ -300,7 +317,7 @@ static int vm_load_vcpu(struct vm_load *ld, const struct mig_record *rec)
 	return ret;
 }
 
-static int vm_load_device(struct vm_load *ld, const struct mig_record *rec)
+static int vm_load_device(struct vm_loader *ld, const struct mig_record *rec)
 {
 	Ferry__Vmstate__DeviceState *ds;
 	int ret = -EBADMSG;
@@ -325,7 +342,7 @@ static int vm_load_device(struct vm_load *ld, const struct mig_record *rec)
 	return ret;
 }
 
-static int vm_load_platform(struct vm_load *ld, const struct mig_record *rec)
+static int vm_load_platform(struct vm_loader *ld, const struct mig_record *rec)
 {
 	if (ld->platform) {
 		log_err("second platform record at offset %llu",
@@ -340,7 +357,7 @@ static int vm_load_platform(struct vm_load *ld, const struct mig_record *rec)
 	return platform_state_load(ld->vm->vm_fd, rec->body, rec->len);
 }
 
-static int vm_load_end(struct vm_load *ld)
+static int vm_load_end(struct vm_loader *ld)
 {
 	if (!ld->platform || ld->vcpus_loaded != ld->vm->nr_vcpus) {
 		log_err("stream ended without the whole VM state (platform %s, "
@@ -352,8 +369,7 @@ static int vm_load_end(struct vm_load *ld)
 				   ld->platform_len);
 }
 
-/* Returns 1 at END, 0 to go on, or -errno. */
-static int vm_load_record(struct vm_load *ld, const struct mig_record *rec)
+int vm_loader_record(struct vm_loader *ld, const struct mig_record *rec)
 {
 	switch (rec->type) {
 	case MIG_REC_PAGES:
@@ -377,23 +393,43 @@ static int vm_load_record(struct vm_load *ld, const struct mig_record *rec)
 	}
 }
 
+int vm_loader_create(struct vm *vm, struct vm_loader **out)
+{
+	struct vm_loader *ld = calloc(1, sizeof(*ld));
+
+	if (!ld)
+		return -ENOMEM;
+	ld->vm = vm;
+	vm_get_mig_mem(vm, &ld->mem);
+	ld->keep_host_tsc = vcpu_state_host_tsc_native();
+	*out = ld;
+	return 0;
+}
+
+void vm_loader_destroy(struct vm_loader *ld)
+{
+	if (!ld)
+		return;
+	free(ld->platform);
+	free(ld);
+}
+
 static int vm_load_records(struct vm *vm, struct mig_reader *r)
 {
-	struct vm_load ld = { .vm = vm, .mem = vm_mig_mem(vm),
-			      .keep_host_tsc = vcpu_state_host_tsc_native() };
+	struct vm_loader *ld;
 	struct mig_record rec;
-	int ret;
+	int ret = vm_loader_create(vm, &ld);
 
-	do {
+	while (ret == 0) {
 		ret = mig_read_record(r, &rec);
 		if (ret == -ENODATA) {
 			log_err("stream ended without an END record");
 			ret = -EPIPE;
 		}
 		if (!ret)
-			ret = vm_load_record(&ld, &rec);
-	} while (ret == 0);
-	free(ld.platform);
+			ret = vm_loader_record(ld, &rec);
+	}
+	vm_loader_destroy(ld);
 	return ret < 0 ? ret : 0;
 }
 
@@ -412,7 +448,7 @@ int vm_create_from_stream(const struct vm_config *cfg, struct mig_reader *r,
 		ret = -EBADMSG;
 	}
 	if (!ret)
-		ret = vm_build_from_spec(cfg, &rec, &vm);
+		ret = vm_create_from_spec(cfg, &rec, &vm);
 	if (!ret)
 		ret = vm_load_records(vm, r);
 	if (ret) {

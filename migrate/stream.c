@@ -132,6 +132,18 @@ const char *mig_rec_type_name(uint32_t type)
 		return "PLATFORM";
 	case MIG_REC_DEVICE:
 		return "DEVICE";
+	case MIG_REC_STREAM_INFO:
+		return "STREAM_INFO";
+	case MIG_REC_ROUND_END:
+		return "ROUND_END";
+	case MIG_REC_READY:
+		return "READY";
+	case MIG_REC_GO:
+		return "GO";
+	case MIG_REC_RUNNING:
+		return "RUNNING";
+	case MIG_REC_ERROR:
+		return "ERROR";
 	}
 	return "UNKNOWN";
 }

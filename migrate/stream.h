@@ -30,6 +30,20 @@ enum mig_rec_type {
 	MIG_REC_VCPU = 4,	 /* proto VcpuState, one per vCPU */
 	MIG_REC_PLATFORM = 5,	 /* proto PlatformState: irqchip, PIT, clock */
 	MIG_REC_DEVICE = 6,	 /* proto DeviceState, one per device */
+	/* Live migration (STREAM.md, "Live migration"). */
+	MIG_REC_STREAM_INFO = 16, /* session, index, count: first record */
+	MIG_REC_ROUND_END = 17,	  /* a pre-copy round ended on this stream */
+	MIG_REC_READY = 18,	  /* dst -> src: state loaded, waiting for GO */
+	MIG_REC_GO = 19,	  /* src -> dst: start the guest */
+	MIG_REC_RUNNING = 20,	  /* dst -> src: the guest runs */
+	MIG_REC_ERROR = 21,	  /* dst -> src: refused; body is one line */
+};
+
+/* MIG_REC_STREAM_INFO body. */
+struct mig_stream_info {
+	uint64_t session;
+	uint32_t index;
+	uint32_t count;
 };
 
 struct mig_writer;

@@ -43,6 +43,9 @@ struct verify {
 	uint32_t nr_vcpus_seen;
 	size_t nr_devices_seen;
 	uint64_t records, pages, zero_pages, data_bytes, wire_bytes;
+	bool live;	      /* began with STREAM_INFO */
+	struct mig_stream_info info;
+	uint32_t rounds;
 };
 
 static uint8_t *v_page(void *opaque, uint64_t pfn)
@@ -141,7 +144,8 @@ static int v_pages(struct verify *v, const struct mig_record *rec)
 				   "(after PLATFORM)");
 	mem.max_pfn = v->high_pfns ? HIGH_PFN + v->high_pfns : v->low_pfns;
 	rc = mig_pages_describe(rec, &info);
-	if (!rc)
+	/* A secondary live stream has no SPEC: check its form, not its pfns. */
+	if (!rc && v->spec)
 		rc = mig_pages_apply(rec, &mem);
 	if (rc)
 		return rc;
@@ -237,8 +241,44 @@ static int v_device(struct verify *v, const struct mig_record *rec)
 	return 0;
 }
 
+/* STREAM_INFO: first record of a live migration stream; stream 0 then
+ * carries SPEC and the state, the others only pages. */
+static int v_stream_info(struct verify *v, const struct mig_record *rec)
+{
+	char line[128];
+
+	if (v->phase != PH_START || v->live || rec->len != 16)
+		return v_fail(rec, "STREAM_INFO is not the first record or is "
+				   "malformed");
+	memcpy(&v->info.session, rec->body, 8);
+	memcpy(&v->info.index, rec->body + 8, 4);
+	memcpy(&v->info.count, rec->body + 12, 4);
+	if (v->info.count == 0 || v->info.index >= v->info.count)
+		return v_fail(rec, "STREAM_INFO index out of range");
+	v->live = true;
+	if (v->info.index != 0)
+		v->phase = PH_PAGES;
+	snprintf(line, sizeof(line), "session=%016" PRIx64 " stream %u of %u",
+		 v->info.session, v->info.index, v->info.count);
+	v_line(v, rec, line);
+	return 0;
+}
+
+static int v_round_end(struct verify *v, const struct mig_record *rec)
+{
+	if (!v->live || v->phase != PH_PAGES)
+		return v_fail(rec, "ROUND_END outside a live stream's pages");
+	v->rounds++;
+	v_line(v, rec, "");
+	return 0;
+}
+
 static int v_end(struct verify *v, const struct mig_record *rec)
 {
+	if (v->live && v->info.index != 0 && v->phase == PH_PAGES) {
+		v_line(v, rec, "");
+		return 0;
+	}
 	if (v->phase < PH_VCPUS || v->nr_vcpus_seen != v->spec->nr_vcpus)
 		return v_fail(rec, "END before PLATFORM and every VCPU");
 	if (v->nr_devices_seen != v->spec->n_devices)
@@ -251,9 +291,14 @@ static int v_end(struct verify *v, const struct mig_record *rec)
 static int v_record(struct verify *v, const struct mig_record *rec)
 {
 	v->records++;
-	if (v->phase == PH_START && rec->type != MIG_REC_SPEC)
+	if (v->phase == PH_START && rec->type != MIG_REC_SPEC &&
+	    rec->type != MIG_REC_STREAM_INFO)
 		return v_fail(rec, "the first record is not SPEC");
 	switch (rec->type) {
+	case MIG_REC_STREAM_INFO:
+		return v_stream_info(v, rec);
+	case MIG_REC_ROUND_END:
+		return v_round_end(v, rec);
 	case MIG_REC_SPEC:
 		return v_spec(v, rec);
 	case MIG_REC_PAGES:

@@ -1,0 +1,102 @@
+/*
+ * The backend-independent half of storage/blk.h: option parsing, request
+ * checks and the dirty-region hook. Knows nothing of files or io_uring.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+#include "hv/log.h"
+#include "storage/blk.h"
+
+int blk_opts_parse(char *s, struct blk_opts *o)
+{
+	char *save = NULL, *tok;
+
+	memset(o, 0, sizeof(*o));
+	o->cache = BLK_CACHE_WRITEBACK;
+	o->path = strtok_r(s, ",", &save);
+	if (!o->path || !*o->path || s[0] == ',') {
+		log_err("--disk: missing PATH (PATH[,readonly]"
+			"[,cache=none|writeback])");
+		return -EINVAL;
+	}
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(tok, "readonly") || !strcmp(tok, "ro"))
+			o->readonly = true;
+		else if (!strcmp(tok, "cache=none"))
+			o->cache = BLK_CACHE_NONE;
+		else if (!strcmp(tok, "cache=writeback"))
+			o->cache = BLK_CACHE_WRITEBACK;
+		else {
+			log_err("--disk %s: unknown option '%s' (readonly, "
+				"cache=none, cache=writeback)", o->path, tok);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static bool blk_is_change(enum blk_op op)
+{
+	return op == BLK_OP_WRITE || op == BLK_OP_DISCARD ||
+	       op == BLK_OP_WRITE_ZEROES;
+}
+
+int blk_submit(struct blk *b, struct blk_req *r)
+{
+	int ret;
+
+	if (r->op != BLK_OP_FLUSH) {
+		if (r->offset > b->size || r->len > b->size - r->offset ||
+		    r->offset % BLK_SECTOR || r->len % BLK_SECTOR)
+			return -EINVAL;
+	}
+	if (blk_is_change(r->op) && b->readonly)
+		return -EROFS;
+	if (blk_is_change(r->op) && b->dirty && r->len)
+		b->dirty(b->dirty_opaque, r->offset, r->len);
+	r->bounce = NULL;
+	ret = b->ops->submit(b, r);
+	if (!ret)
+		b->inflight++;
+	return ret;
+}
+
+int blk_unplug(struct blk *b)
+{
+	return b->ops->unplug(b);
+}
+
+int blk_reap(struct blk *b)
+{
+	return b->ops->reap(b);
+}
+
+int blk_drain_flush(struct blk *b)
+{
+	int ret = blk_unplug(b);
+	struct pollfd p = { .fd = b->event_fd, .events = POLLIN };
+
+	while (!ret && b->inflight) {
+		if (blk_reap(b) > 0)
+			continue;
+		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+			ret = -errno;
+	}
+	if (!ret && !b->readonly)
+		ret = b->ops->flush_sync(b);
+	return ret;
+}
+
+void blk_set_dirty_hook(struct blk *b, blk_dirty_fn fn, void *opaque)
+{
+	b->dirty = fn;
+	b->dirty_opaque = opaque;
+}
+
+void blk_destroy(struct blk *b)
+{
+	if (b)
+		b->ops->destroy(b);
+}
