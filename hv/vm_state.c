@@ -5,6 +5,7 @@
  * reaches them through struct vm and the per-part *_state.c files.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,12 +26,64 @@ static uint8_t *vm_mem_page(void *opaque, uint64_t pfn)
 	return guest_mem_ptr(&vm->mem, pfn * MIG_PAGE_SIZE, MIG_PAGE_SIZE);
 }
 
+/* memfd offset of @n pages at @pfn, which the stream layer has checked
+ * are RAM in one region. */
+static off_t vm_mem_offset(struct vm *vm, uint64_t pfn)
+{
+	uint8_t *p = guest_mem_ptr(&vm->mem, pfn * MIG_PAGE_SIZE, MIG_PAGE_SIZE);
+
+	return p ? (off_t)(p - vm->mem.host) : -1;
+}
+
+static int vm_mem_write(void *opaque, uint64_t pfn, const uint8_t *src,
+			uint32_t n)
+{
+	struct vm *vm = opaque;
+	size_t len = (size_t)n * MIG_PAGE_SIZE, done = 0;
+	off_t off = vm_mem_offset(vm, pfn);
+
+	while (off >= 0 && done < len) {
+		ssize_t k = pwrite(vm->mem.fd, src + done, len - done,
+				   off + (off_t)done);
+
+		if (k <= 0) {
+			int ret = k < 0 ? -errno : -EIO;
+
+			log_err("cannot store guest pages at pfn 0x%llx: %s",
+				(unsigned long long)pfn, strerror(-ret));
+			return ret;
+		}
+		done += (size_t)k;
+	}
+	return off < 0 ? -EFAULT : 0;
+}
+
+/* Dropping the pages makes them read as zero and frees them. */
+static int vm_mem_zero(void *opaque, uint64_t pfn, uint32_t n)
+{
+	struct vm *vm = opaque;
+	off_t off = vm_mem_offset(vm, pfn);
+
+	if (off < 0)
+		return -EFAULT;
+	if (fallocate(vm->mem.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      off, (off_t)n * MIG_PAGE_SIZE) < 0) {
+		int ret = -errno;
+
+		log_err("cannot zero guest pages at pfn 0x%llx: %m",
+			(unsigned long long)pfn);
+		return ret;
+	}
+	return 0;
+}
+
 void vm_get_mig_mem(struct vm *vm, struct mig_mem *out)
 {
 	const struct guest_region *last = &vm->mem.region[vm->mem.nr_regions - 1];
 
 	*out = (struct mig_mem){ vm, vm_mem_page,
-				 (last->gpa + last->size) / MIG_PAGE_SIZE };
+				 (last->gpa + last->size) / MIG_PAGE_SIZE,
+				 vm_mem_write, vm_mem_zero };
 }
 
 int vm_save_spec(struct vm *vm, struct mig_writer *w)

@@ -364,6 +364,49 @@ static int batch_inflate(const struct mig_record *rec, const struct batch *b,
 	return 0;
 }
 
+static void batch_store_each(const struct batch *b, uint8_t **pages,
+			     const uint8_t *src)
+{
+	for (uint32_t i = 0; i < b->count; i++) {
+		if (ld64(b->pfns + (size_t)i * 8) & MIG_PFN_ZERO) {
+			if (!page_is_zero(pages[i]))
+				memset(pages[i], 0, MIG_PAGE_SIZE);
+			continue;
+		}
+		memcpy(pages[i], src, MIG_PAGE_SIZE);
+		src += MIG_PAGE_SIZE;
+	}
+}
+
+/* Through mem->write/zero, one call per run of consecutive pfns of the
+ * same kind (a sender's batches are mostly such runs). */
+static int batch_store_runs(const struct mig_mem *mem, const struct batch *b,
+			    const uint8_t *src)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0, j; !rc && i < b->count; i = j) {
+		uint64_t e = ld64(b->pfns + (size_t)i * 8);
+		uint64_t pfn = e & MIG_PFN_MASK;
+		bool zero = e & MIG_PFN_ZERO;
+
+		for (j = i + 1; j < b->count; j++) {
+			uint64_t f = ld64(b->pfns + (size_t)j * 8);
+
+			if ((f & MIG_PFN_MASK) != pfn + (j - i) ||
+			    !(f & MIG_PFN_ZERO) != !zero)
+				break;
+		}
+		if (zero) {
+			rc = mem->zero ? mem->zero(mem->opaque, pfn, j - i) : -EINVAL;
+		} else {
+			rc = mem->write(mem->opaque, pfn, src, j - i);
+			src += (size_t)(j - i) * MIG_PAGE_SIZE;
+		}
+	}
+	return rc;
+}
+
 static int batch_apply(const struct mig_record *rec, const struct mig_mem *mem)
 {
 	uint8_t *pages[MIG_BATCH_MAX_PAGES], *scratch = NULL;
@@ -378,17 +421,12 @@ static int batch_apply(const struct mig_record *rec, const struct mig_mem *mem)
 	if (rc)
 		return rc;
 	src = scratch ? scratch : b.data;
-	for (uint32_t i = 0; i < b.count; i++) {
-		if (ld64(b.pfns + (size_t)i * 8) & MIG_PFN_ZERO) {
-			if (!page_is_zero(pages[i]))
-				memset(pages[i], 0, MIG_PAGE_SIZE);
-			continue;
-		}
-		memcpy(pages[i], src, MIG_PAGE_SIZE);
-		src += MIG_PAGE_SIZE;
-	}
+	if (mem->write)
+		rc = batch_store_runs(mem, &b, src);
+	else
+		batch_store_each(&b, pages, src);
 	free(scratch);
-	return 0;
+	return rc;
 }
 
 /* Calls @fn for every set bit of @z until it returns non-zero. */
@@ -426,6 +464,8 @@ static int zbm_clear_one(const struct mig_record *rec,
 	uint8_t *p = ram_page(mem, pfn);
 
 	(void)rec;
+	if (p && mem->zero)
+		return mem->zero(mem->opaque, pfn, 1);
 	if (p && !page_is_zero(p))
 		memset(p, 0, MIG_PAGE_SIZE);
 	return 0;

@@ -23,6 +23,14 @@ struct mig_mem {
 	void *opaque;
 	uint8_t *(*page)(void *opaque, uint64_t pfn);
 	uint64_t max_pfn; /* one past the highest RAM pfn */
+	/* Optional, for the receiving side: store @n pages at @pfn.. (all
+	 * RAM, one region) without touching them through page(), and make
+	 * pages zero. Where page faults are dear (nested hosts), writing
+	 * through the backing file is twice as fast as copying into a fresh
+	 * mapping, and zeroing by dropping the page frees it. */
+	int (*write)(void *opaque, uint64_t pfn, const uint8_t *src,
+		     uint32_t n);
+	int (*zero)(void *opaque, uint64_t pfn, uint32_t n);
 };
 
 /* Also the wire values of the PAGES encoding field. */

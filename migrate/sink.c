@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,7 +22,12 @@
 #define SINK_IDLE_TIMEOUT_MS 30000   /* silence mid-migration */
 #define SINK_GO_TIMEOUT_MS 30000
 
+struct sink_ctx;
+
 struct sink_stream {
+	struct sink_ctx *ctx;
+	uint32_t rounds_done; /* ROUND_ENDs applied, under ctx->lock */
+	bool ended;	      /* receiver finished (END or error) */
 	int fd;
 	struct mig_reader *r;
 	struct mig_stream_info info;
@@ -38,7 +44,18 @@ struct sink_ctx {
 	struct sink_stream s[MIG_MAX_STREAMS];
 	struct mig_mem mem;
 	struct mig_writer *back; /* return path on stream 0 */
+	pthread_mutex_t lock;	 /* round progress of the streams */
+	pthread_cond_t cond;
+	uint64_t t_first_state, t_end0; /* for the downtime breakdown */
 };
+
+static uint64_t sink_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 /* Reads STREAM_INFO, the first record of every stream. */
 static int sink_read_info(struct sink_stream *s)
@@ -85,6 +102,7 @@ static int sink_accept(struct sink_ctx *c)
 	if (ret)
 		goto fail_first;
 	c->count = first.info.count;
+	first.ctx = c;
 	c->s[first.info.index] = first;
 	for (unsigned int got = 1; got < c->count; got++) {
 		ret = sink_accept_one(c, SINK_ACCEPT_TIMEOUT_MS, &next);
@@ -100,6 +118,7 @@ static int sink_accept(struct sink_ctx *c)
 				close(next.fd);
 			return ret;
 		}
+		next.ctx = c;
 		c->s[next.info.index] = next;
 	}
 	return 0;
@@ -111,8 +130,35 @@ fail_first:
 	return ret;
 }
 
+/* Records that this stream applied everything up to a ROUND_END. */
+static int sink_round_end(struct sink_stream *s, const struct mig_record *rec)
+{
+	struct sink_ctx *c = s->ctx;
+	uint32_t round;
+
+	if (rec->len != 4) {
+		log_err("malformed ROUND_END at offset %llu",
+			(unsigned long long)rec->offset);
+		return -EPROTO;
+	}
+	memcpy(&round, rec->body, 4);
+	pthread_mutex_lock(&c->lock);
+	s->rounds_done = round + 1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+static void sink_stream_ended(struct sink_stream *s)
+{
+	pthread_mutex_lock(&s->ctx->lock);
+	s->ended = true;
+	pthread_cond_broadcast(&s->ctx->cond);
+	pthread_mutex_unlock(&s->ctx->lock);
+}
+
 /* Page records, any stream. Returns 1 at END, 0 to go on, -errno. */
-static int sink_page_record(const struct mig_record *rec,
+static int sink_page_record(struct sink_stream *s, const struct mig_record *rec,
 			    const struct mig_mem *mem)
 {
 	switch (rec->type) {
@@ -120,7 +166,7 @@ static int sink_page_record(const struct mig_record *rec,
 	case MIG_REC_ZERO_BITMAP:
 		return mig_pages_apply(rec, mem);
 	case MIG_REC_ROUND_END:
-		return 0;
+		return sink_round_end(s, rec);
 	case MIG_REC_END:
 		return 1;
 	default:
@@ -139,10 +185,40 @@ static void *sink_receiver(void *arg)
 
 	do {
 		ret = mig_read_record(s->r, &rec);
-		ret = ret ?: sink_page_record(&rec, s->mem);
+		ret = ret ?: sink_page_record(s, &rec, s->mem);
 	} while (!ret);
 	s->err = ret < 0 ? ret : 0;
+	sink_stream_ended(s);
 	return NULL;
+}
+
+static int sink_send_back(struct sink_ctx *c, uint32_t type, const void *body,
+			  size_t len);
+
+/* Stream 0 reached ROUND_END: once every stream has, acknowledge it. */
+static int sink_round_ack(struct sink_ctx *c, const struct mig_record *rec)
+{
+	uint32_t round;
+	int ret = sink_round_end(&c->s[0], rec);
+	bool all;
+
+	if (ret)
+		return ret;
+	memcpy(&round, rec->body, 4);
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		all = true;
+		for (unsigned int i = 1; i < c->count; i++) {
+			if (c->s[i].ended && c->s[i].rounds_done <= round)
+				ret = c->s[i].err ? c->s[i].err : -EPROTO;
+			all = all && c->s[i].rounds_done > round;
+		}
+		if (all || ret)
+			break;
+		pthread_cond_wait(&c->cond, &c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return ret ?: sink_send_back(c, MIG_REC_ROUND_ACK, &round, 4);
 }
 
 /* Stream 0: SPEC, pages, then the state up to END. */
@@ -169,13 +245,20 @@ static int sink_stream0(struct sink_ctx *c)
 		if (ret)
 			break;
 		if (rec.type < MIG_REC_VCPU || rec.type > MIG_REC_DEVICE) {
-			if (rec.type == MIG_REC_END)
-				return c->sink->load_state(c->sink->opaque,
-							   &rec) == 1 ? 0
-								      : -EPROTO;
-			ret = sink_page_record(&rec, &c->mem);
+			if (rec.type == MIG_REC_END) {
+				ret = c->sink->load_state(c->sink->opaque, &rec);
+				c->t_end0 = sink_now_ns();
+				log_debug("incoming: state loaded in %.2f ms",
+					  (c->t_end0 - c->t_first_state) / 1e6);
+				return ret == 1 ? 0 : -EPROTO;
+			}
+			ret = rec.type == MIG_REC_ROUND_END
+				      ? sink_round_ack(c, &rec)
+				      : sink_page_record(&c->s[0], &rec, &c->mem);
 			continue;
 		}
+		if (!c->t_first_state)
+			c->t_first_state = sink_now_ns();
 		ret = c->sink->load_state(c->sink->opaque, &rec);
 	}
 	return ret < 0 ? ret : -EPROTO;
@@ -205,13 +288,14 @@ static void sink_abort_receivers(struct sink_ctx *c)
 	sink_join(c);
 }
 
-static int sink_send_back(struct sink_ctx *c, uint32_t type, const char *msg)
+static int sink_send_back(struct sink_ctx *c, uint32_t type, const void *body,
+			  size_t len)
 {
 	int ret = 0;
 
 	if (!c->back)
 		ret = mig_writer_create(c->s[0].fd, &c->back);
-	ret = ret ?: mig_write_record(c->back, type, msg, msg ? strlen(msg) : 0);
+	ret = ret ?: mig_write_record(c->back, type, body, len);
 	return ret ?: mig_writer_flush(c->back);
 }
 
@@ -219,7 +303,7 @@ static int sink_send_back(struct sink_ctx *c, uint32_t type, const char *msg)
 static int sink_switchover(struct sink_ctx *c)
 {
 	struct mig_record rec;
-	int ret = sink_send_back(c, MIG_REC_READY, NULL);
+	int ret = sink_send_back(c, MIG_REC_READY, NULL, 0);
 
 	ret = ret ?: mig_fd_set_timeout(c->s[0].fd, SINK_GO_TIMEOUT_MS, 0);
 	ret = ret ?: mig_read_record(c->s[0].r, &rec);
@@ -234,9 +318,10 @@ static int sink_switchover(struct sink_ctx *c)
 		log_err("no GO from the source: the guest is not started here");
 		return ret;
 	}
+	log_debug("incoming: GO");
 	ret = c->sink->start(c->sink->opaque);
 	/* The guest runs now whatever happens to the confirmation. */
-	if (!ret && sink_send_back(c, MIG_REC_RUNNING, NULL))
+	if (!ret && sink_send_back(c, MIG_REC_RUNNING, NULL, 0))
 		log_warn("could not confirm RUNNING to the source");
 	return ret;
 }
@@ -251,6 +336,8 @@ static void sink_close(struct sink_ctx *c)
 	}
 	if (c->lfd >= 0)
 		close(c->lfd);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
 }
 
 int mig_sink_run(const struct mig_sink *sink, const char *uri)
@@ -260,6 +347,8 @@ int mig_sink_run(const struct mig_sink *sink, const char *uri)
 	char why[160];
 	int ret = mig_uri_parse_listen(uri, &u);
 
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.cond, NULL);
 	ret = ret ?: mig_tcp_listen(&u, &c.lfd);
 	if (!ret)
 		log_info("waiting for a migration on %s", uri);
@@ -270,10 +359,12 @@ int mig_sink_run(const struct mig_sink *sink, const char *uri)
 		sink_abort_receivers(&c);
 	else
 		ret = sink_join(&c);
+	log_debug("incoming: +%.2f ms after stream 0's END: all streams ended",
+		  (sink_now_ns() - c.t_end0) / 1e6);
 	if (ret && c.s[0].r) {
 		snprintf(why, sizeof(why), "destination failed: %s",
 			 strerror(-ret));
-		sink_send_back(&c, MIG_REC_ERROR, why);
+		sink_send_back(&c, MIG_REC_ERROR, why, strlen(why));
 	}
 	if (!ret)
 		ret = sink_switchover(&c);

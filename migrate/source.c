@@ -23,6 +23,7 @@
 #define SRC_RUNNING_TIMEOUT_MS 10000 /* destination starts its vCPUs */
 #define SRC_BLOCK_PAGES 512	     /* pfns per block, one stream each */
 #define SRC_STATE_ESTIMATE (64u << 10)
+#define SRC_ACK_TIMEOUT_MS 10000     /* destination applies one round */
 
 struct src_ctx;
 
@@ -50,6 +51,7 @@ struct src_ctx {
 	struct src_stream s[MIG_MAX_STREAMS];
 	uint64_t *bitmap;
 	uint64_t nwords;
+	struct mig_reader *back; /* return path, stream 0 */
 	uint64_t session;
 	uint64_t t_start, t_pause, t_running;
 };
@@ -169,6 +171,7 @@ static int src_setup(struct src_ctx *c, const char *uri)
 
 static void src_teardown(struct src_ctx *c)
 {
+	mig_reader_destroy(c->back);
 	for (unsigned int i = 0; i < c->nstreams; i++) {
 		mig_writer_destroy(c->s[i].w);
 		if (c->s[i].fd >= 0)
@@ -286,6 +289,69 @@ static uint64_t src_count_dirty(const struct src_ctx *c)
 	return n;
 }
 
+/* Reads the next return-path record within @timeout_ms. Returns its type,
+ * -ETIMEDOUT when the destination stays silent, -EPIPE when it is gone. */
+static int src_return_record(struct src_ctx *c, int timeout_ms,
+			     struct mig_record *rec)
+{
+	int fd = c->s[0].fd;
+	int ret = mig_fd_set_timeout(fd, timeout_ms, 0);
+
+	if (!ret && !c->back)
+		ret = mig_reader_create(fd, &c->back);
+	if (!ret)
+		ret = mig_read_record(c->back, rec);
+	if (ret == -EAGAIN || ret == -EWOULDBLOCK)
+		return -ETIMEDOUT;
+	if (ret == -ENODATA || ret == -ECONNRESET)
+		return -EPIPE;
+	return ret ? ret : (int)rec->type;
+}
+
+/* Turns an ERROR record or an unexpected one into a logged failure. */
+static int src_unexpected(struct src_ctx *c, int t, const struct mig_record *rec,
+			  const char *wanted)
+{
+	if (t == MIG_REC_ERROR) {
+		src_fail_msg(c, "destination refused: %.*s", (int)rec->len,
+			     (const char *)rec->body);
+		return -EREMOTEIO;
+	}
+	if (t >= 0) {
+		src_fail_msg(c, "destination sent %s instead of %s",
+			     mig_rec_type_name((uint32_t)t), wanted);
+		return -EPROTO;
+	}
+	src_fail_msg(c, "no %s from the destination: %s", wanted, strerror(-t));
+	return t;
+}
+
+/* ROUND_END on every stream, then wait until the destination applied it. */
+static int src_round_sync(struct src_ctx *c, uint32_t round)
+{
+	struct mig_record rec;
+	uint32_t acked;
+	int ret = 0, t;
+
+	for (unsigned int i = 0; !ret && i < c->nstreams; i++) {
+		ret = mig_write_record(c->s[i].w, MIG_REC_ROUND_END, &round,
+				       sizeof(round));
+		ret = ret ?: mig_writer_flush(c->s[i].w);
+	}
+	if (ret)
+		return ret;
+	t = src_return_record(c, SRC_ACK_TIMEOUT_MS, &rec);
+	if (t != MIG_REC_ROUND_ACK || rec.len != 4)
+		return src_unexpected(c, t, &rec, "ROUND_ACK");
+	memcpy(&acked, rec.body, 4);
+	if (acked != round) {
+		src_fail_msg(c, "destination acknowledged round %u, not %u",
+			     acked, round);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 /* ---- pre-copy ---------------------------------------------------------- */
 
 static void src_round_done(struct src_ctx *c, uint32_t round, uint64_t pages,
@@ -318,6 +384,9 @@ static int src_precopy(struct src_ctx *c)
 
 		if (sent < 0)
 			return (int)sent;
+		ret = src_round_sync(c, round);
+		if (ret)
+			return ret;
 		t1 = now_ns();
 		bytes = src_wire_bytes(c) - b0;
 		ret = c->src->dirty_sync(c->src->opaque, c->bitmap);
@@ -341,8 +410,10 @@ static int src_precopy(struct src_ctx *c)
 		log_debug("migrate: round %u sent %lld pages, %llu dirty: %s",
 			  round, (long long)sent, (unsigned long long)dirty,
 			  out.reason);
-		if (out.decision == MIG_STOP_AND_COPY)
+		if (out.decision == MIG_STOP_AND_COPY) {
+			log_debug("migrate: last sync %.2f ms ago", (now_ns() - t1) / 1e6);
 			return 0;
+		}
 		if (out.decision == MIG_ABORT) {
 			src_fail_msg(c, "did not converge within the bounds: %s",
 				     out.reason);
@@ -372,6 +443,9 @@ static int src_stop_copy(struct src_ctx *c)
 		return ret;
 	src_set_phase(c, MIG_PHASE_STOP_COPY);
 	ret = c->src->dirty_sync(c->src->opaque, c->bitmap);
+	log_debug("migrate: paused +%.2f ms: %llu pages dirty",
+		  (now_ns() - c->t_pause) / 1e6,
+		  (unsigned long long)src_count_dirty(c));
 	sent = ret ? ret : src_send_round(c);
 	if (sent < 0)
 		return (int)sent;
@@ -379,30 +453,16 @@ static int src_stop_copy(struct src_ctx *c)
 	c->st->pages_sent += (uint64_t)sent;
 	c->st->pages_remaining = 0;
 	src_unlock(c);
+	log_debug("migrate: paused +%.2f ms: final %lld pages sent",
+		  (now_ns() - c->t_pause) / 1e6, (long long)sent);
 	ret = c->src->save_state(c->src->opaque, c->s[0].w);
 	for (unsigned int i = 0; !ret && i < c->nstreams; i++) {
 		ret = mig_write_record(c->s[i].w, MIG_REC_END, NULL, 0);
 		ret = ret ?: mig_writer_flush(c->s[i].w);
 	}
+	log_debug("migrate: paused +%.2f ms: state and END sent",
+		  (now_ns() - c->t_pause) / 1e6);
 	return ret;
-}
-
-/* Reads the next return-path record within @timeout_ms. Returns its type,
- * -ETIMEDOUT when the destination stays silent, -EPIPE when it is gone. */
-static int src_return_record(struct mig_reader **r, int fd, int timeout_ms,
-			     struct mig_record *rec)
-{
-	int ret = mig_fd_set_timeout(fd, timeout_ms, 0);
-
-	if (!ret && !*r)
-		ret = mig_reader_create(fd, r);
-	if (!ret)
-		ret = mig_read_record(*r, rec);
-	if (ret == -EAGAIN || ret == -EWOULDBLOCK)
-		return -ETIMEDOUT;
-	if (ret == -ENODATA || ret == -ECONNRESET)
-		return -EPIPE;
-	return ret ? ret : (int)rec->type;
 }
 
 /* Returns 0 once the destination runs the guest; -EPIPE/-EPROTO etc. when
@@ -410,40 +470,27 @@ static int src_return_record(struct mig_reader **r, int fd, int timeout_ms,
  * the source must not resume (STREAM.md). */
 static int src_handshake(struct src_ctx *c, bool *may_resume)
 {
-	struct mig_reader *r = NULL;
 	struct mig_record rec;
-	int fd = c->s[0].fd;
-	int t = src_return_record(&r, fd, SRC_READY_TIMEOUT_MS, &rec);
+	int t = src_return_record(c, SRC_READY_TIMEOUT_MS, &rec);
 
 	*may_resume = true;
 	src_set_phase(c, MIG_PHASE_HANDSHAKE);
-	if (t == MIG_REC_ERROR) {
-		src_fail_msg(c, "destination refused: %.*s", (int)rec.len,
-			     (const char *)rec.body);
-		t = -EREMOTEIO;
-	} else if (t >= 0 && t != MIG_REC_READY) {
-		src_fail_msg(c, "destination sent %s instead of READY",
-			     mig_rec_type_name((uint32_t)t));
-		t = -EPROTO;
-	}
-	if (t < 0)
-		goto out;
+	if (t != MIG_REC_READY)
+		return src_unexpected(c, t, &rec, "READY");
+	log_debug("migrate: paused +%.2f ms: READY", (now_ns() - c->t_pause) / 1e6);
 	t = mig_write_record(c->s[0].w, MIG_REC_GO, NULL, 0);
 	t = t ?: mig_writer_flush(c->s[0].w);
 	if (t) /* GO never left: the destination cannot start */
-		goto out;
+		return t;
 	*may_resume = false;
-	t = src_return_record(&r, fd, SRC_RUNNING_TIMEOUT_MS, &rec);
+	t = src_return_record(c, SRC_RUNNING_TIMEOUT_MS, &rec);
 	/* The destination process is gone: it cannot be running the guest. */
 	if (t == -EPIPE || t == -EIO)
 		*may_resume = true;
-	if (t >= 0)
-		t = t == MIG_REC_RUNNING ? 0 : -EPROTO;
-	if (!t)
-		c->t_running = now_ns();
-out:
-	mig_reader_destroy(r);
-	return t;
+	if (t != MIG_REC_RUNNING)
+		return src_unexpected(c, t, &rec, "RUNNING");
+	c->t_running = now_ns();
+	return 0;
 }
 
 /* ---- the whole migration ----------------------------------------------- */

@@ -144,6 +144,8 @@ const char *mig_rec_type_name(uint32_t type)
 		return "RUNNING";
 	case MIG_REC_ERROR:
 		return "ERROR";
+	case MIG_REC_ROUND_ACK:
+		return "ROUND_ACK";
 	}
 	return "UNKNOWN";
 }

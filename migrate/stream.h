@@ -37,6 +37,7 @@ enum mig_rec_type {
 	MIG_REC_GO = 19,	  /* src -> dst: start the guest */
 	MIG_REC_RUNNING = 20,	  /* dst -> src: the guest runs */
 	MIG_REC_ERROR = 21,	  /* dst -> src: refused; body is one line */
+	MIG_REC_ROUND_ACK = 22,	  /* dst -> src: a round is applied */
 };
 
 /* MIG_REC_STREAM_INFO body. */
