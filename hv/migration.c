@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -211,7 +212,15 @@ static int sink_load_state(void *opaque, const struct mig_record *rec)
 
 static int sink_start(void *opaque)
 {
-	return vm_start(((struct incoming *)opaque)->vm, false);
+	struct incoming *in = opaque;
+
+	/* Test hook: die like a killed host between GO and RUNNING, so tests
+	 * can check that the source resumes its guest. */
+	if (in->cfg->test_hooks && getenv("FERRY_TEST_DIE_AFTER_GO")) {
+		log_warn("test hook: killing this destination after GO");
+		raise(SIGKILL);
+	}
+	return vm_start(in->vm, false);
 }
 
 int migration_incoming(const struct vm_config *cfg, const char *uri,

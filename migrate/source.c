@@ -521,6 +521,17 @@ static int src_run_phases(struct src_ctx *c, const char *uri, bool *paused,
 	return ret;
 }
 
+/* After a failed send, the destination may have said why before closing:
+ * take its ERROR line as the reason. */
+static void src_collect_reason(struct src_ctx *c)
+{
+	struct mig_record rec;
+
+	if (c->nstreams && c->s[0].fd >= 0 && !c->st->message[0] &&
+	    src_return_record(c, 200, &rec) == MIG_REC_ERROR)
+		src_unexpected(c, MIG_REC_ERROR, &rec, "");
+}
+
 int mig_source_run(const struct mig_source *src, const char *uri,
 		   const struct mig_options *opt, struct mig_status *st,
 		   void (*lock)(void *), void (*unlock)(void *), void *lock_arg)
@@ -532,6 +543,8 @@ int mig_source_run(const struct mig_source *src, const char *uri,
 
 	c.t_start = now_ns();
 	ret = src_run_phases(&c, uri, &paused, &may_resume);
+	if (ret)
+		src_collect_reason(&c);
 	src->dirty_stop(src->opaque);
 	if (ret && paused && may_resume)
 		src->resume(src->opaque);

@@ -330,6 +330,15 @@ static int v_run(struct verify *v)
 	} while (!rc && rec.type != MIG_REC_END);
 	if (rc)
 		return rc;
+	/* A recorded live stream 0 carries the source's GO after END. */
+	if (v->live && v->info.index == 0 && mig_reader_at_eof(v->r) == 0) {
+		rc = mig_read_record(v->r, &rec);
+		if (!rc && (rec.type != MIG_REC_GO || rec.len))
+			return v_fail(&rec, "only GO may follow END on stream 0");
+		if (rc)
+			return rc;
+		v_line(v, &rec, "");
+	}
 	rc = mig_reader_at_eof(v->r);
 	if (rc == 0) {
 		log_err("data follows the END record (at offset %" PRIu64 ")",
