@@ -5,9 +5,11 @@
  *
  * Why QB_IPC_SOCKET and not QB_IPC_SHM: control traffic is a few hundred
  * bytes a few times a second, so shared-memory ring buffers buy nothing,
- * while they cost three buffer-sized files in /dev/shm per connection that a
- * SIGKILLed hv leaves behind. Sockets need no cleanup (abstract names vanish
- * with the process) and the kernel reports the peer's credentials.
+ * while they cost three buffer-sized (128 KiB) files in /dev/shm per
+ * connection that a SIGKILLed hv leaves behind. With sockets libqb keeps
+ * only a small control file there, the data travels over abstract unix
+ * datagram sockets that vanish with the process, and the kernel reports
+ * the peer's credentials.
  */
 #include <errno.h>
 #include <poll.h>

@@ -13,8 +13,9 @@
 struct vm;
 struct control;
 
-/* Longest PATH accepted: it becomes an abstract unix socket name. */
-#define CONTROL_PATH_MAX 100
+/* Longest PATH accepted; control_service_name() maps it to a short libqb
+ * service name (hashed when long), so this only bounds our own buffers. */
+#define CONTROL_PATH_MAX 1024
 
 /* Starts serving the control socket named @path on @loop. @path is only a
  * name (libqb uses Linux's abstract socket namespace): no file is created.

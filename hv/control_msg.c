@@ -5,7 +5,9 @@
  * nothing about IPC or the VM. Pure: safe on any thread.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,24 +28,36 @@ static const char *const control_type_names[] = {
 #define CONTROL_NR_TYPES \
 	(int32_t)(sizeof(control_type_names) / sizeof(control_type_names[0]))
 
+/* FNV-1a, 64 bits: only to shorten long paths, not for security. */
+static uint64_t control_path_hash(const char *path)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *path; path++)
+		h = (h ^ (unsigned char)*path) * 0x100000001b3ULL;
+	return h;
+}
+
 int control_service_name(const char *path, char *out, size_t size)
 {
-	size_t n = 0;
+	size_t n = 3;
 
-	for (const char *p = "hv:"; *p && n + 1 < size; p++)
-		out[n++] = *p;
-	for (; *path; path++) {
-		const char *esc = *path == '/' ? "%2f" : *path == '%' ? "%25"
-								     : NULL;
+	if (size < CONTROL_SERVICE_MAX)
+		return -ENAMETOOLONG;
+	memcpy(out, "hv:", 3);
+	for (const char *p = path; *p; p++) {
+		const char *esc = *p == '/' ? "%2f" : *p == '%' ? "%25" : NULL;
 		size_t len = esc ? 3 : 1;
 
-		if (n + len + 1 > size)
-			return -ENAMETOOLONG;
-		memcpy(out + n, esc ? esc : path, len);
+		if (n + len > CONTROL_SERVICE_LEN) {
+			/* "hv#" cannot clash with an escaped "hv:" name. */
+			snprintf(out, size, "hv#%016" PRIx64,
+				 control_path_hash(path));
+			return 0;
+		}
+		memcpy(out + n, esc ? esc : p, len);
 		n += len;
 	}
-	if (n >= size)
-		return -ENAMETOOLONG;
 	out[n] = 0;
 	return 0;
 }

@@ -46,13 +46,17 @@ int control_reply_pack(const Ferry__Control__Reply *rep, void **out,
 int control_reply_unpack(const void *buf, size_t len,
 			 Ferry__Control__Reply **out);
 
-/* libqb derives /dev/shm file names from the service name, so a name with
- * '/' fails. The service for --control PATH is "hv:" + PATH with '%' and
- * '/' escaped as %25 and %2f (one-to-one, so two paths never collide).
- * Returns 0 or -ENAMETOOLONG when @out (@size bytes) is too small. */
+/* libqb derives /dev/shm file and abstract socket names from the service
+ * name: '/' fails, and since those socket names are cut at 107 bytes after
+ * a ~45-byte per-connection prefix, a name over ~56 characters makes them
+ * collide (connect fails with EPERM). So the service for --control PATH is
+ * "hv:" + PATH with '%' and '/' escaped as %25 and %2f (one-to-one, so two
+ * paths never collide) while that fits CONTROL_SERVICE_LEN characters, else
+ * "hv#" + a 64-bit hash of PATH. Returns 0, or -ENAMETOOLONG when @size is
+ * below CONTROL_SERVICE_MAX. */
 int control_service_name(const char *path, char *out, size_t size);
-/* Room for the service name of any accepted PATH. */
-#define CONTROL_SERVICE_MAX (3 + 3 * 100 + 1)
+#define CONTROL_SERVICE_LEN 48
+#define CONTROL_SERVICE_MAX (CONTROL_SERVICE_LEN + 1)
 
 /* True for the request types this hv serves. */
 bool control_msg_type_known(int32_t type);
