@@ -18,10 +18,13 @@
 
 #define HACD_IPC_DEFAULT "ferry-hacd"
 
+/* Short enough that every path built from them fits in PATH_MAX. */
+#define HACD_DIR_MAX 256
+
 struct hacd_opts {
-	char state_dir[PATH_MAX];
-	char ckpt_dir[PATH_MAX];
-	char hv[PATH_MAX];
+	char state_dir[HACD_DIR_MAX];
+	char ckpt_dir[HACD_DIR_MAX];
+	char hv[HACD_DIR_MAX];
 	const char *ipc_name;
 	const char *watchdog;   /* NULL: none armed */
 	uint64_t capacity_mib;  /* 0: MemTotal */

@@ -14,7 +14,7 @@
 #include "cluster/state.h"
 #include "hv/log.h"
 
-enum cl_ev {
+enum cl_ev_type {
 	CL_EV_START,
 	CL_EV_STOP,
 	CL_EV_REMOVE,
@@ -34,7 +34,7 @@ static const char *const cl_ev_names[CL_EV_N] = {
 };
 
 struct cl_ev {
-	enum cl_ev type;
+	enum cl_ev_type type;
 	uint32_t node;      /* NODE_LOST: the lost node; MIGRATE: target */
 	uint32_t port;      /* MIG_READY */
 	const char *reason; /* MIG_FAIL */
@@ -498,7 +498,7 @@ static int cl_op_observe(struct cl_state *s, const Ferry__Cluster__Observe *o,
 	return 1;
 }
 
-static int cl_op_mig(struct cl_state *s, const char *name, enum cl_ev type,
+static int cl_op_mig(struct cl_state *s, const char *name, enum cl_ev_type type,
 		     struct cl_ev *ev)
 {
 	struct cl_vm *vm = name ? cl_state_vm_find(s, name) : NULL;

@@ -370,10 +370,31 @@ static void src_round_done(struct src_ctx *c, uint32_t round, uint64_t pages,
 	src_unlock(c);
 }
 
+/* What the policy sees after round @round took @ns and carried @bytes. */
+static void src_policy_in(const struct src_ctx *c, uint32_t round,
+			  uint64_t dirty, uint64_t bytes, uint64_t ns,
+			  uint64_t elapsed, uint32_t throttle,
+			  struct mig_policy_in *in)
+{
+	*in = (struct mig_policy_in){
+		.round = round + 1,
+		.dirty_pages = dirty,
+		.state_bytes = SRC_STATE_ESTIMATE,
+		.bandwidth = per_second(bytes, ns),
+		.dirty_rate = per_second(dirty, ns),
+		.elapsed_ns = elapsed,
+		.downtime_ms = c->opt->downtime_ms ? c->opt->downtime_ms
+						   : MIG_DEFAULT_DOWNTIME_MS,
+		.auto_converge = c->opt->auto_converge,
+		.throttle_pct = throttle,
+	};
+}
+
 /* Returns 0 when it is time to stop and copy, or -errno to abort. */
 static int src_precopy(struct src_ctx *c)
 {
 	struct mig_policy_out out = { MIG_CONTINUE, 0, NULL };
+	struct mig_policy_in in;
 	uint64_t t_pre = now_ns();
 	uint32_t throttle = 0;
 	int ret = c->src->populated(c->src->opaque, src_mark_populated, c);
@@ -393,17 +414,8 @@ static int src_precopy(struct src_ctx *c)
 		if (ret)
 			return ret;
 		dirty = src_count_dirty(c);
-		struct mig_policy_in in = {
-			.round = round + 1, .dirty_pages = dirty,
-			.state_bytes = SRC_STATE_ESTIMATE,
-			.bandwidth = per_second(bytes, t1 - t0),
-			.dirty_rate = per_second(dirty, t1 - t0),
-			.elapsed_ns = t1 - t_pre,
-			.downtime_ms = c->opt->downtime_ms ? c->opt->downtime_ms
-							   : MIG_DEFAULT_DOWNTIME_MS,
-			.auto_converge = c->opt->auto_converge,
-			.throttle_pct = throttle,
-		};
+		src_policy_in(c, round, dirty, bytes, t1 - t0, t1 - t_pre,
+			      throttle, &in);
 		src_round_done(c, round, (uint64_t)sent, dirty, in.bandwidth,
 			       in.dirty_rate);
 		mig_policy_decide(&in, &out);

@@ -55,12 +55,13 @@ for cpus in 1 2; do
 	check_verifying "$T/v$cpus.ab.serial"
 done
 
-# A -> B -> A, with a dirtying guest at full speed.
+# A -> B -> A, with a guest dirtying 400 MiB/s on 2 vCPUs. Auto-converge
+# keeps it bounded when the machine is busy (CI runs on 2 cores).
 start_bg d $HV run --kernel "$PROBE" --cpus 2 --mem 512M --control "$T/d.a" \
-	--serial file:"$T/d.src" --cmdline "mode=dirty wss=64 rate=0 hb=100"
+	--serial file:"$T/d.src" --cmdline "mode=dirty wss=64 rate=400 hb=100"
 wait_ctl "$T/d.a" 10 || fail "dirty: no start"
-migrate d.ab "$T/d.a" "$T/d.b"
-migrate d.ba "$T/d.b" "$T/d.a2"
+migrate d.ab "$T/d.a" "$T/d.b" --auto-converge
+migrate d.ba "$T/d.b" "$T/d.a2" --auto-converge
 wait_for "$T/d.ba.serial" "^probe: hb" 5 || fail "dirty: no heartbeat after A->B->A"
 echo "ok: dirty guest A -> B -> A still running"
 
@@ -70,3 +71,31 @@ migrate v2.ba "$T/v2.b" "$T/v2.c"
 check_verifying "$T/v2.ba.serial"
 $HV quit --control "$T/v2.c" >/dev/null
 echo "ok: verify guest A -> B -> A keeps verifying"
+
+# A guest dirtying faster than the target allows: without auto-converge the
+# migration gives up within its bounds and the guest runs on; with it, the
+# vCPUs are throttled until it converges.
+start_bg nc $HV run --kernel "$PROBE" --cpus 1 --mem 128M --control "$T/nc.a" \
+	--serial file:"$T/nc.src" --cmdline "mode=dirty wss=8 rate=0 hb=100"
+wait_ctl "$T/nc.a" 10 && wait_for "$T/nc.src" "^probe: hb" 10 || fail "nc: no start"
+p=$(port)
+start_bg nc.dst $HV run --incoming tcp:127.0.0.1:$p --serial file:"$T/nc.dst.serial"
+NCDST=$BG_PID
+wait_for "$T/nc.dst.out" "waiting for a migration" 10 || fail "nc: destination not listening"
+# 1 ms at 100 MiB/s is 25 pages; the guest rewrites its 2048 pages in a few
+# ms, so only a guest starved for a whole 80 ms round could converge.
+timeout 120 $HV migrate --control "$T/nc.a" --to tcp:127.0.0.1:$p --downtime-ms 1 \
+	--max-bandwidth 100 --streams 1 --json >"$T/nc.json" && fail "a non-converging migration succeeded: $(cat "$T/nc.json")"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["phase"]=="failed" and not r["converged"] and "converge" in r["message"] and r["throttle_pct"]==0, r' "$T/nc.json" ||
+	fail "non-converging report: $(cat "$T/nc.json")"
+$HV status --control "$T/nc.a" | grep -q "state: *running" || fail "nc: guest not running after the abort"
+a=$(grep -c "^probe: hb" "$T/nc.src"); sleep 0.4
+[ "$(grep -c "^probe: hb" "$T/nc.src")" -gt "$a" ] || fail "nc: guest stopped after the abort"
+wait_exit $NCDST 15 || fail "nc: destination did not give up"
+[ ! -s "$T/nc.dst.serial" ] || fail "nc: destination ran the guest"
+echo "ok: did not converge -> failed cleanly ($(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["rounds"], "rounds:", r["message"])' "$T/nc.json")); guest runs on the source"
+migrate nc.ab "$T/nc.a" "$T/nc.b" --downtime-ms 1 --auto-converge
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["throttle_pct"] > 0, r' "$T/nc.ab.json" ||
+	fail "auto-converge applied no throttle: $(cat "$T/nc.ab.json")"
+wait_for "$T/nc.ab.serial" "^probe: hb" 5 || fail "nc: no heartbeat after auto-converge"
+echo "ok: auto-converge throttled to $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["throttle_pct"])' "$T/nc.ab.json")% and converged"

@@ -30,9 +30,11 @@ continue_test() {
 	# The pass counter continues from where the snapshot was taken.
 	local first=$(grep -m1 -oE "pass=[0-9]+" "$T/$n.r.out" | cut -d= -f2)
 	[ "$first" -ge 2 ] || fail "$n: restored guest restarted its passes (pass=$first)"
-	# Pacing continues: rate=32 MiB/s is 8192 pages/s.
+	# Pacing continues: rate=32 MiB/s is 8192 pages/s. It must neither
+	# stall nor burst to catch up the time the guest spent in the file;
+	# the lower bound leaves room for a busy 2-core machine.
 	local wps=$(grep "^probe: hb" "$T/$n.r.out" | sed -n 3p | grep -oE "wps=[0-9]+" | cut -d= -f2)
-	[ "$wps" -gt 5000 ] && [ "$wps" -lt 12000 ] ||
+	[ "$wps" -gt 1000 ] && [ "$wps" -lt 10000 ] ||
 		fail "$n: restored guest paces at wps=$wps, wanted about 8192"
 	echo "ok: $cpus vCPU(s): snapshot after $at heartbeats ($(cat "$T/$n.snapout")); restored guest continues at pass $first, wps=$wps, done with 0 errors"
 }

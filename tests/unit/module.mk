@@ -12,11 +12,12 @@ UNIT_ASAN_BINS := $(UNIT_SRCS:%.c=$(BUILD)/asan/%)
 # migrate/ and storage/ have no archive of their own: make one for tests.
 UNIT_LIBS := $(if $(MIGRATE_OBJS),$(BUILD)/tests/unit/libmigrate.a) \
 	     $(if $(STORAGE_OBJS),$(BUILD)/tests/unit/libstorage.a) \
-	     $(BUILD)/libhv.a $(BUILD)/libproto.a
+	     $(BUILD)/libcluster.a $(BUILD)/libhv.a $(BUILD)/libproto.a
 UNIT_ASAN_LIBS := \
 	$(if $(MIGRATE_ASAN_OBJS),$(BUILD)/asan/tests/unit/libmigrate.a) \
 	$(if $(STORAGE_ASAN_OBJS),$(BUILD)/asan/tests/unit/libstorage.a) \
-	$(BUILD)/asan/libhv.a $(BUILD)/asan/libproto.a
+	$(BUILD)/asan/libcluster.a $(BUILD)/asan/libhv.a \
+	$(BUILD)/asan/libproto.a
 UNIT_LDLIBS := $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/unit/libmigrate.a: $(MIGRATE_OBJS)
