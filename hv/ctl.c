@@ -135,7 +135,12 @@ static void ctl_print_status(const struct ctl_opts *o,
 		       ctl_state_name(s->state), s->uptime_ns, s->vcpus,
 		       s->mem_bytes);
 		ctl_json_string(s->name);
-		printf(",\"pid\":%d}\n", (int)s->pid);
+		printf(",\"pid\":%d", (int)s->pid);
+		if (s->migration) {
+			printf(",\"migration\":");
+			ctl_migration_json(s->migration);
+		}
+		printf("}\n");
 		return;
 	}
 	printf("state:   %s\n", ctl_state_name(s->state));
@@ -144,6 +149,8 @@ static void ctl_print_status(const struct ctl_opts *o,
 	ctl_print_mem(s->mem_bytes);
 	printf("name:    %s\n", s->name);
 	printf("pid:     %d\n", (int)s->pid);
+	if (s->migration)
+		ctl_migration_text(s->migration);
 }
 
 static void ctl_print_done(const struct ctl_opts *o,

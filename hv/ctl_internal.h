@@ -19,4 +19,9 @@ int ctl_send_recv(qb_ipcc_connection_t *c, const char *path,
 /* Prints @s as a JSON string literal. */
 void ctl_json_string(const char *s);
 
+/* A migration's status or report (ctl_migrate.c): indented text lines, or
+ * one JSON object without a newline. */
+void ctl_migration_text(const Ferry__Control__MigrationStatus *m);
+void ctl_migration_json(const Ferry__Control__MigrationStatus *m);
+
 #endif

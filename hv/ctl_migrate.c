@@ -136,10 +136,12 @@ static void mig_progress(const char *path)
 	qb_ipcc_disconnect(c);
 }
 
-static void mig_print_text(const Ferry__Control__MigrationStatus *m)
+void ctl_migration_text(const Ferry__Control__MigrationStatus *m)
 {
 	printf("migration to %s %s%s%s\n", m->uri, m->phase,
 	       m->message[0] ? ": " : "", m->message);
+	printf("  round        %u, %" PRIu64 " pages remaining\n", m->round,
+	       m->pages_remaining);
 	printf("  total        %.1f ms\n", m->total_ns / 1e6);
 	printf("  downtime     %.1f ms\n", m->downtime_ns / 1e6);
 	printf("  setup        %.1f ms\n", m->setup_ns / 1e6);
@@ -155,7 +157,7 @@ static void mig_print_text(const Ferry__Control__MigrationStatus *m)
 	printf("  converged    %s\n", m->converged ? "yes" : "no");
 }
 
-static void mig_print_json(const Ferry__Control__MigrationStatus *m)
+void ctl_migration_json(const Ferry__Control__MigrationStatus *m)
 {
 	printf("{\"uri\":");
 	ctl_json_string(m->uri);
@@ -170,7 +172,7 @@ static void mig_print_json(const Ferry__Control__MigrationStatus *m)
 	for (size_t i = 0; i < m->n_round_pages; i++)
 		printf("%s%" PRIu64, i ? "," : "", m->round_pages[i]);
 	printf("],\"dirty_rate\":%" PRIu64 ",\"bandwidth\":%" PRIu64
-	       ",\"throttle_pct\":%u,\"converged\":%s}\n",
+	       ",\"throttle_pct\":%u,\"converged\":%s}",
 	       m->dirty_rate, m->bandwidth, m->throttle_pct,
 	       m->converged ? "true" : "false");
 }
@@ -226,10 +228,12 @@ int ctl_migrate_main(int argc, char **argv)
 	if (rc)
 		return 1;
 	if (rep->migrate) {
-		if (o.json)
-			mig_print_json(rep->migrate);
-		else
-			mig_print_text(rep->migrate);
+		if (o.json) {
+			ctl_migration_json(rep->migrate);
+			putchar('\n');
+		} else {
+			ctl_migration_text(rep->migrate);
+		}
 	}
 	if (rep->error < 0)
 		log_err("%s", rep->message);
