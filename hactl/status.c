@@ -7,23 +7,8 @@
 #include <string.h>
 
 #include "hactl/hactl.h"
+#include "hv/json.h"
 #include "hv/log.h"
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; s && *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
 
 static uint64_t used_mib(const Ferry__Cluster__State *st, uint32_t node)
 {
@@ -54,9 +39,9 @@ static void json_node(const Ferry__Cluster__State *st,
 		      const Ferry__Cluster__Node *n)
 {
 	printf("{\"id\":%u,\"name\":", n->id);
-	json_str(n->name);
+	json_print_string(n->name);
 	printf(",\"addr\":");
-	json_str(n->addr);
+	json_print_string(n->addr);
 	printf(",\"up\":%s,\"drained\":%s,\"capacity_mib\":%" PRIu64
 	       ",\"used_mib\":%" PRIu64 "}", n->up ? "true" : "false",
 	       n->drained ? "true" : "false", n->capacity_mib,
@@ -68,7 +53,7 @@ static void json_vm(const Ferry__Hactl__Reply *r, const Ferry__Cluster__Vm *vm)
 	const Ferry__Hactl__CheckpointInfo *ck = ckpt_of(r, vm->spec->name);
 
 	printf("{\"name\":");
-	json_str(vm->spec->name);
+	json_print_string(vm->spec->name);
 	printf(",\"phase\":\"%s\",\"node\":%u,\"target\":%u,\"observed\":"
 	       "\"%s\",\"mem_mib\":%" PRIu64 ",\"vcpus\":%u,\"incarnation\":"
 	       "%u,\"checkpoint_ms\":%u,\"kernel\":",
@@ -76,11 +61,11 @@ static void json_vm(const Ferry__Hactl__Reply *r, const Ferry__Cluster__Vm *vm)
 	       vm->target, cl_obs_name((enum cl_obs)vm->observed),
 	       vm->spec->mem_mib, vm->spec->vcpus, vm->incarnation,
 	       vm->spec->checkpoint_ms);
-	json_str(vm->spec->kernel);
+	json_print_string(vm->spec->kernel);
 	printf(",\"cmdline\":");
-	json_str(vm->spec->cmdline);
+	json_print_string(vm->spec->cmdline);
 	printf(",\"reason\":");
-	json_str(vm->reason);
+	json_print_string(vm->reason);
 	if (ck)
 		printf(",\"checkpoint_age_ms\":%" PRIu64, ck->age_ms);
 	printf("}");

@@ -21,6 +21,7 @@
 #include "hv/control_msg.h"
 #include "hv/ctl.h"
 #include "hv/ctl_internal.h"
+#include "hv/json.h"
 #include "hv/log.h"
 
 #define CTL_CONNECT_TIMEOUT_MS 1000
@@ -98,21 +99,6 @@ static const char *ctl_state_name(Ferry__Control__VmState s)
 	return names[s];
 }
 
-void ctl_json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
 
 static void ctl_print_mem(uint64_t bytes)
 {
@@ -134,7 +120,7 @@ static void ctl_print_status(const struct ctl_opts *o,
 		       ",\"vcpus\":%u,\"mem_bytes\":%" PRIu64 ",\"name\":",
 		       ctl_state_name(s->state), s->uptime_ns, s->vcpus,
 		       s->mem_bytes);
-		ctl_json_string(s->name);
+		json_print_string(s->name);
 		printf(",\"pid\":%d", (int)s->pid);
 		if (s->migration) {
 			printf(",\"migration\":");
@@ -160,7 +146,7 @@ static void ctl_print_done(const struct ctl_opts *o,
 
 	if (o->json) {
 		printf("{\"ok\":true,\"message\":");
-		ctl_json_string(msg);
+		json_print_string(msg);
 		printf("}\n");
 		return;
 	}
@@ -174,7 +160,7 @@ static void ctl_print_snapshot(const struct ctl_opts *o,
 
 	if (o->json) {
 		printf("{\"ok\":true,\"path\":");
-		ctl_json_string(o->to);
+		json_print_string(o->to);
 		printf(",\"bytes\":%" PRIu64 ",\"pages\":%" PRIu64
 		       ",\"paused_ns\":%" PRIu64 ",\"total_ns\":%" PRIu64 "}\n",
 		       s->bytes, s->pages, s->paused_ns, s->total_ns);

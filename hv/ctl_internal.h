@@ -16,8 +16,6 @@ int ctl_connect(const char *path, qb_ipcc_connection_t **out);
 int ctl_send_recv(qb_ipcc_connection_t *c, const char *path,
 		  const Ferry__Control__Request *req, int timeout_ms,
 		  Ferry__Control__Reply **rep);
-/* Prints @s as a JSON string literal. */
-void ctl_json_string(const char *s);
 
 /* A migration's status or report (ctl_migrate.c): indented text lines, or
  * one JSON object without a newline. */

@@ -16,6 +16,7 @@
 
 #include "hv/ctl.h"
 #include "hv/ctl_internal.h"
+#include "hv/json.h"
 #include "hv/log.h"
 
 #define MIG_POLL_MS 250
@@ -160,10 +161,10 @@ void ctl_migration_text(const Ferry__Control__MigrationStatus *m)
 void ctl_migration_json(const Ferry__Control__MigrationStatus *m)
 {
 	printf("{\"uri\":");
-	ctl_json_string(m->uri);
+	json_print_string(m->uri);
 	printf(",\"phase\":\"%s\",\"error\":%d,\"message\":", m->phase,
 	       m->error);
-	ctl_json_string(m->message);
+	json_print_string(m->message);
 	printf(",\"total_ns\":%" PRIu64 ",\"downtime_ns\":%" PRIu64
 	       ",\"setup_ns\":%" PRIu64 ",\"bytes\":%" PRIu64
 	       ",\"pages_sent\":%" PRIu64 ",\"rounds\":%u,\"round_pages\":[",
