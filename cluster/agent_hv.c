@@ -325,8 +325,10 @@ void ag_migrate_start(struct ag_vm *v, const struct cl_vm *vm)
 	struct hacd *h = v->ag->h;
 	struct cl_node *to = cl_state_node_find(h->state, vm->target);
 	char dest[CL_ADDR_MAX + 32], log[PATH_MAX];
+	/* A drain must finish even for a guest that dirties faster than the
+	 * link: let hv throttle it rather than give up. */
 	char *argv[] = { h->opts.hv, "migrate", "--control", v->ctl, "--to",
-			 dest, NULL };
+			 dest, "--auto-converge", NULL };
 
 	if (!to || !to->addr[0]) {
 		ag_mig_result(h, v->name, false, "target has no address");
