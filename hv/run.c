@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 #include <qb/qbloop.h>
 
@@ -156,7 +157,10 @@ int run_main(int argc, char **argv)
 		.cmdline = o.cmdline, .mem_size = o.mem_size,
 		.nr_vcpus = o.nr_vcpus, .serial_out_fd = rc.serial_out,
 		.serial_in_fd = rc.serial_in, .test_hooks = o.test_hooks,
+		.nr_disks = o.nr_disks, .nr_nics = o.nr_nics,
 	};
+	memcpy(cfg.disks, o.disks, sizeof(cfg.disks));
+	memcpy(cfg.nics, o.nics, sizeof(cfg.nics));
 	if (o.incoming) {
 		/* Returns with the guest running, after the source's GO. */
 		if (migration_incoming(&cfg, o.incoming, &rc.vm) ||

@@ -63,6 +63,28 @@ static int run_parse_cpus(const char *s, unsigned int *out)
 	return 0;
 }
 
+/* --disk (argv strings are writable: the first comma becomes a NUL) and
+ * --net, each repeatable. */
+static int run_parse_device(int c, const char *arg, struct run_opts *o)
+{
+	bool disk = c == 'D';
+	unsigned int max = disk ? VIRTIO_MAX_DISKS : VIRTIO_MAX_NICS;
+	unsigned int *n = disk ? &o->nr_disks : &o->nr_nics;
+	int ret;
+
+	if (*n == max || o->nr_disks + o->nr_nics == VIRTIO_MAX_DEVS) {
+		log_err("%s %s: at most %u disks, %u NICs, %u devices in all",
+			disk ? "--disk" : "--net", arg, VIRTIO_MAX_DISKS,
+			VIRTIO_MAX_NICS, VIRTIO_MAX_DEVS);
+		return -EINVAL;
+	}
+	ret = disk ? blk_opts_parse((char *)arg, &o->disks[*n])
+		   : virtio_net_opts_parse(arg, &o->nics[*n]);
+	if (!ret)
+		(*n)++;
+	return ret;
+}
+
 enum { OPT_TEST_HOOKS = 0x100, OPT_PAUSED };
 
 static const struct option run_long_opts[] = {
@@ -78,6 +100,8 @@ static const struct option run_long_opts[] = {
 	{ "incoming", required_argument, NULL, 'I' },
 	{ "test-hooks", no_argument, NULL, OPT_TEST_HOOKS },
 	{ "paused", no_argument, NULL, OPT_PAUSED },
+	{ "disk", required_argument, NULL, 'D' },
+	{ "net", required_argument, NULL, 'N' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -95,6 +119,7 @@ static int run_opt_apply(int c, const char *arg, char *const *argv,
 	case 'I': o->incoming = arg; return 0;
 	case OPT_TEST_HOOKS: o->test_hooks = true; return 0;
 	case OPT_PAUSED: o->paused = true; return 0;
+	case 'D': case 'N': return run_parse_device(c, arg, o);
 	case 'm':
 		if (!run_parse_size(arg, &o->mem_size))
 			return 0;

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hv/virtio.h"
+
 enum run_serial { RUN_SERIAL_STDIO, RUN_SERIAL_FILE, RUN_SERIAL_NONE };
 
 struct run_opts {
@@ -24,6 +26,10 @@ struct run_opts {
 	const char *serial_path; /* RUN_SERIAL_FILE */
 	bool test_hooks;
 	bool paused; /* start with vCPUs parked until `hv resume` */
+	unsigned int nr_disks; /* --disk, repeatable (path points into argv) */
+	struct blk_opts disks[VIRTIO_MAX_DISKS];
+	unsigned int nr_nics;  /* --net, repeatable */
+	struct virtio_net_opts nics[VIRTIO_MAX_NICS];
 };
 
 #define RUN_DEFAULT_MEM (256ULL << 20)

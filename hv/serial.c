@@ -237,7 +237,8 @@ int serial_restore(struct serial *s, const uint8_t *buf, size_t len)
 	s->thr_ipending = st->thr_ipending;
 	s->rx_head = 0;
 	s->rx_count = (unsigned int)st->rx.len;
-	memcpy(s->rx, st->rx.data, st->rx.len);
+	if (st->rx.len) /* an empty FIFO unpacks with a NULL buffer */
+		memcpy(s->rx, st->rx.data, st->rx.len);
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 	ferry__vmstate__serial_state__free_unpacked(st, NULL);

@@ -316,7 +316,7 @@ int virtio_mmio_restore(struct virtio_mmio *m,
 			m->name, t->n_queues,
 			(unsigned long long)t->driver_features,
 			(unsigned long long)m->dev_features);
-		return -EBADMSG;
+		return -EINVAL;
 	}
 	m->status = t->status;
 	m->drv_features = t->driver_features;
@@ -328,8 +328,9 @@ int virtio_mmio_restore(struct virtio_mmio *m,
 	for (unsigned int i = 0; !ret && i < m->nr_queues; i++)
 		ret = virtio_mmio_restore_queue(m, &m->vq[i], t->queues[i]);
 	if (ret) {
-		log_err("%s: saved queue state is malformed", m->name);
-		return ret;
+		log_err("%s: saved queue state does not fit guest RAM",
+			m->name);
+		return -EINVAL;
 	}
 	m->irq_level = -1; /* force the line to the saved level */
 	virtio_mmio_set_irq(m);

@@ -107,7 +107,7 @@ void virtio_mmio_save(struct virtio_mmio *m,
 		      struct Ferry__Virtio__Queue *q,
 		      struct Ferry__Virtio__Queue **qp);
 /* Loads @t, remaps ready queues, restores the interrupt line. Returns 0 or
- * -EBADMSG (logged) when it does not fit this device. */
+ * -EINVAL (logged) when it does not fit this device. */
 int virtio_mmio_restore(struct virtio_mmio *m,
 			const struct Ferry__Virtio__Transport *t);
 

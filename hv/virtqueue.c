@@ -95,7 +95,7 @@ static int vq_add_seg(struct vq *q, struct vq_chain *c,
 		return -EINVAL;
 	}
 	if (c->n == VQ_MAX_SEGS) {
-		*why = "chain longer than the device accepts";
+		*why = "chain longer than the device accepts (or a loop)";
 		return -EINVAL;
 	}
 	if (!write && c->n > c->n_out) {
@@ -195,6 +195,19 @@ void vq_push(struct vq *q, uint16_t head, uint32_t len)
 	__atomic_store_n((uint16_t *)(q->used + VQ_USED_IDX_OFF), q->used_idx,
 			 __ATOMIC_RELEASE);
 	vq_mark(q, q->used_gpa + VQ_USED_IDX_OFF, 2);
+}
+
+void vq_set_notify(struct vq *q, bool on)
+{
+	volatile uint16_t *flags = (volatile uint16_t *)q->used;
+	uint16_t want = on ? 0 : VRING_USED_F_NO_NOTIFY;
+
+	if (*flags != want) {
+		*flags = want;
+		vq_mark(q, q->used_gpa, 2);
+	}
+	/* Order the flag before the caller's re-read of avail->idx. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 bool vq_want_irq(const struct vq *q)

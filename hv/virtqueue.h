@@ -87,6 +87,11 @@ int vq_pop(struct vq *q, struct vq_chain *c, const char *name);
 void vq_unpop(struct vq *q);
 /* Publishes a used entry (@len bytes written) and its index. */
 void vq_push(struct vq *q, uint16_t head, uint32_t len);
+/* Asks the driver to notify (@on) or not to bother (the device will look
+ * at the avail ring anyway): VRING_USED_F_NO_NOTIFY. After turning
+ * notifications back on, re-check vq_pending(): the driver may have added
+ * a chain while they were off. */
+void vq_set_notify(struct vq *q, bool on);
 /* True when the driver has not suppressed interrupts. */
 bool vq_want_irq(const struct vq *q);
 /* Number of chains the driver made available that are not popped yet. */

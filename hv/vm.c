@@ -297,7 +297,9 @@ static int vm_setup_devices(struct vm *vm, const struct vm_config *cfg)
 	if (!ret)
 		vm->devices[vm->nr_devices++] = (struct vm_device){
 			"serial0", vm->serial, vm_serial_save,
-			vm_serial_restore };
+			vm_serial_restore, NULL, NULL };
+	if (!ret)
+		ret = virtio_vm_setup(vm, cfg);
 	return ret;
 }
 
@@ -327,6 +329,7 @@ int vm_build(const struct vm_config *cfg, const struct kvm_cpuid2 *cpuid,
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	struct vm_images im = { 0 };
+	char *cmdline = NULL;
 	int ret;
 
 	if (!vm)
@@ -346,9 +349,12 @@ int vm_build(const struct vm_config *cfg, const struct kvm_cpuid2 *cpuid,
 		ret = vm_setup_memory(vm, cfg->mem_size);
 	if (!ret)
 		ret = dirty_log_create(vm->vm_fd, &vm->mem, &vm->dirty);
+	if (!ret && cfg->kernel && !(cmdline = virtio_vm_cmdline(cfg)))
+		ret = -ENOMEM; /* the guest learns of virtio devices here */
 	if (!ret && cfg->kernel)
 		ret = boot_load(&vm->mem, im.kernel, im.klen, im.initrd,
-				im.ilen, cfg->cmdline, &vm->boot);
+				im.ilen, cmdline, &vm->boot);
+	free(cmdline);
 	vm_images_release(&im);
 	if (!ret)
 		ret = vm_create_vcpus(vm, cpuid);
@@ -371,6 +377,7 @@ void vm_release(struct vm *vm)
 			close(vm->vcpus[i].fd);
 	}
 	free(vm->vcpus);
+	virtio_vm_release(vm); /* stops device threads before RAM goes */
 	serial_destroy(vm->serial);
 	dirty_log_destroy(vm->dirty);
 	guest_mem_fini(&vm->mem);

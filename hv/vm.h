@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hv/virtio.h"
+
 struct vm;
 struct mig_writer;
 struct mig_reader;
@@ -28,6 +30,10 @@ struct vm_config {
 	int serial_out_fd; /* -1: discard */
 	int serial_in_fd;  /* -1: no input */
 	bool test_hooks;   /* enables vm_debug_flip() */
+	unsigned int nr_disks; /* virtio-blk, hv/virtio.h */
+	struct blk_opts disks[VIRTIO_MAX_DISKS];
+	unsigned int nr_nics;  /* virtio-net */
+	struct virtio_net_opts nics[VIRTIO_MAX_NICS];
 };
 
 enum vm_state {

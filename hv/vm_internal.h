@@ -29,6 +29,11 @@ struct vm_device {
 	void *opaque;
 	int (*save)(void *opaque, uint8_t **buf, size_t *len);
 	int (*restore)(void *opaque, const uint8_t *buf, size_t len);
+	/* Optional: called once every vCPU is parked (devices finish
+	 * in-flight I/O and stop touching guest memory) and before vCPUs
+	 * run again. */
+	void (*pause)(void *opaque);
+	void (*resume)(void *opaque);
 };
 
 #define VM_MAX_DEVICES 16
@@ -51,6 +56,7 @@ struct vm {
 	size_t run_size;
 	struct guest_mem mem;
 	struct dirty_log *dirty; /* devices mark guest writes here */
+	struct virtio_devs *virtio; /* hv/virtio_vm.c */
 	struct boot_setup boot;
 	struct bus pio;
 	struct bus mmio;

@@ -199,6 +199,19 @@ int vm_start(struct vm *vm, bool paused)
 	return ret;
 }
 
+/* Device pause/resume hooks (virtio-blk drains its requests there). */
+static void vm_devices_hook(struct vm *vm, bool pause)
+{
+	for (unsigned int i = 0; i < vm->nr_devices; i++) {
+		struct vm_device *d = &vm->devices[i];
+
+		if (pause && d->pause)
+			d->pause(d->opaque);
+		else if (!pause && d->resume)
+			d->resume(d->opaque);
+	}
+}
+
 int vm_pause(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
@@ -213,7 +226,10 @@ int vm_pause(struct vm *vm)
 	if (!vm->stop_req)
 		vm->state = VM_STATE_PAUSED;
 	pthread_mutex_unlock(&vm->lock);
-	return vm->state == VM_STATE_PAUSED ? 0 : -ECANCELED;
+	if (vm->state != VM_STATE_PAUSED)
+		return -ECANCELED;
+	vm_devices_hook(vm, true);
+	return 0;
 }
 
 int vm_resume(struct vm *vm)
@@ -226,6 +242,7 @@ int vm_resume(struct vm *vm)
 	} else {
 		vm->pause_req = false;
 		vm->state = VM_STATE_RUNNING;
+		vm_devices_hook(vm, false);
 		pthread_cond_broadcast(&vm->cond);
 	}
 	pthread_mutex_unlock(&vm->lock);

@@ -1,7 +1,9 @@
 /*
  * The probe's command line (from PVH hvm_start_info) and the check that
  * the working set fits in RAM according to the PVH memory map. Keys:
- * mode=idle|dirty|verify wss=<MiB> rate=<MiB/s> passes=<n> hb=<ms>.
+ * mode=idle|dirty|verify|blk|net wss=<MiB> rate=<MiB/s> passes=<n>
+ * hb=<ms>, for blk io=<kind> bs=<KiB> qd=<n> dsize=<MiB>, for net
+ * ip=A.B.C.D, and the VMM's virtio_mmio.device=<size>@<base>:<irq>.
  * Anything else ends the guest with EXIT_CMDLINE.
  */
 #include "probe.h"
@@ -43,13 +45,24 @@ static const struct opt_num num_opts[] = {
 	{ "rate", offsetof(struct probe_opts, rate_mib), 0, 1000000 },
 	{ "passes", offsetof(struct probe_opts, passes), 0, 1ULL << 40 },
 	{ "hb", offsetof(struct probe_opts, hb_ms), 1, 3600000 },
+	{ "bs", offsetof(struct probe_opts, bs_kib), 1, 1024 },
+	{ "qd", offsetof(struct probe_opts, qd), 1, BLK_MAX_QD },
+	{ "dsize", offsetof(struct probe_opts, dsize_mib), 0, 1ULL << 30 },
 };
 
-static const char *const mode_names[] = { "idle", "dirty", "verify" };
+static const char *const mode_names[] = { "idle", "dirty", "verify", "blk",
+					  "net" };
+static const char *const io_names[] = { "verify", "randw", "seqw", "randr",
+					"seqr", "bad" };
 
 const char *cmdline_mode_name(enum probe_mode m)
 {
 	return mode_names[m];
+}
+
+const char *cmdline_io_name(enum blk_io io)
+{
+	return io_names[io];
 }
 
 static int str_eq(const char *a, size_t alen, const char *b)
@@ -82,30 +95,120 @@ static int parse_u64(const char *s, size_t len, uint64_t min, uint64_t max,
 	return 0;
 }
 
-static int parse_mode(const char *v, size_t vlen, struct probe_opts *o)
+/* Index of @v in @names, or -1. */
+static int parse_name(const char *v, size_t vlen, const char *const *names,
+		      unsigned int n)
 {
 	unsigned int i;
 
-	for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
-		if (str_eq(v, vlen, mode_names[i])) {
-			o->mode = (enum probe_mode)i;
-			return 0;
-		}
-	}
+	for (i = 0; i < n; i++)
+		if (str_eq(v, vlen, names[i]))
+			return (int)i;
 	return -1;
+}
+
+/* Decimal, or hex with 0x; advances *s. Returns -1 without digits. */
+static int parse_num(const char **s, const char *end, uint64_t *out)
+{
+	uint64_t v = 0, base = 10, d;
+	const char *p = *s;
+
+	if (end - p > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	for (*s = p; p < end; p++) {
+		if (*p >= '0' && *p <= '9')
+			d = (uint64_t)(*p - '0');
+		else if (base == 16 && (*p | 0x20) >= 'a' && (*p | 0x20) <= 'f')
+			d = (uint64_t)((*p | 0x20) - 'a' + 10);
+		else
+			break;
+		v = v * base + d;
+	}
+	if (p == *s)
+		return -1;
+	*s = p;
+	*out = v;
+	return 0;
+}
+
+/* <size>[K]@<base>:<irq>, as Linux's virtio_mmio.device= */
+static int parse_vdev(const char *v, size_t len, struct probe_opts *o)
+{
+	const char *end = v + len;
+	struct probe_vdev d;
+	uint64_t irq;
+
+	if (o->nr_vdevs == PROBE_MAX_VDEVS || parse_num(&v, end, &d.size))
+		return -1;
+	if (v < end && (*v == 'K' || *v == 'k')) {
+		d.size <<= 10;
+		v++;
+	}
+	if (v == end || *v++ != '@' || parse_num(&v, end, &d.base) ||
+	    v == end || *v++ != ':' || parse_num(&v, end, &irq) || v != end)
+		return -1;
+	d.irq = (uint32_t)irq;
+	o->vdev[o->nr_vdevs++] = d;
+	return 0;
+}
+
+static int parse_ip(const char *v, size_t len, struct probe_opts *o)
+{
+	const char *end = v + len;
+	uint64_t b;
+	uint32_t ip = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if ((i && (v == end || *v++ != '.')) ||
+		    parse_num(&v, end, &b) || b > 255)
+			return -1;
+		ip = ip << 8 | (uint32_t)b;
+	}
+	if (v != end || !ip)
+		return -1;
+	o->ip = ip;
+	return 0;
+}
+
+/* Keys whose values are words, not numbers. */
+static int parse_word(const char *t, size_t k, const char *v, size_t vlen,
+		      struct probe_opts *o)
+{
+	int i;
+
+	if (str_eq(t, k, "mode")) {
+		i = parse_name(v, vlen, mode_names, 5);
+		o->mode = (enum probe_mode)i;
+		return i < 0 ? -1 : 0;
+	}
+	if (str_eq(t, k, "io")) {
+		i = parse_name(v, vlen, io_names, 6);
+		o->io = (enum blk_io)i;
+		return i < 0 ? -1 : 0;
+	}
+	if (str_eq(t, k, "ip"))
+		return parse_ip(v, vlen, o);
+	if (str_eq(t, k, "virtio_mmio.device"))
+		return parse_vdev(v, vlen, o);
+	return 1;
 }
 
 /* Applies one key=value token; returns -1 if unknown or invalid. */
 static int parse_token(const char *t, size_t len, struct probe_opts *o)
 {
 	size_t k, i;
+	int w;
 
 	for (k = 0; k < len && t[k] != '='; k++)
 		;
 	if (k == len)
 		return -1;
-	if (str_eq(t, k, "mode"))
-		return parse_mode(t + k + 1, len - k - 1, o);
+	w = parse_word(t, k, t + k + 1, len - k - 1, o);
+	if (w != 1)
+		return w;
 	for (i = 0; i < sizeof(num_opts) / sizeof(num_opts[0]); i++) {
 		const struct opt_num *n = &num_opts[i];
 
@@ -126,8 +229,9 @@ static void die_bad_token(struct probe *p, const char *t, size_t len)
 	memcpy(tok, t, len);
 	tok[len] = '\0';
 	probe_die(p, EXIT_CMDLINE,
-		  "probe: error bad option '%s' (keys: mode=idle|dirty|verify "
-		  "wss=<MiB> rate=<MiB/s> passes=<n> hb=<ms>)",
+		  "probe: error bad option '%s' (keys: mode=idle|dirty|verify"
+		  "|blk|net wss=<MiB> rate=<MiB/s> passes=<n> hb=<ms> io= bs= "
+		  "qd= dsize= ip=)",
 		  tok);
 }
 
@@ -178,11 +282,20 @@ void cmdline_parse(struct probe *p, uint32_t start_info)
 	p->opts.rate_mib = 0;
 	p->opts.passes = 0;
 	p->opts.hb_ms = 1000;
+	p->opts.io = IO_VERIFY;
+	p->opts.bs_kib = 4;
+	p->opts.qd = 16;
 	if (!si || si->magic != HVM_START_MAGIC)
 		probe_die(p, EXIT_INTERNAL,
 			  "probe: error no hvm_start_info at 0x%x",
 			  start_info);
 	if (si->cmdline_paddr)
 		parse_line(p, (const char *)si->cmdline_paddr);
+	/* blk and net keep their rings and buffers from WSS_BASE. */
+	if (p->opts.mode == MODE_BLK)
+		p->opts.wss_mib = (BLK_LEDGER_BYTES + p->opts.qd *
+				   p->opts.bs_kib * 1024 + (1 << 20) - 1) >> 20;
+	if (p->opts.mode == MODE_NET)
+		p->opts.wss_mib = 1;
 	check_memmap(p, si);
 }

@@ -53,6 +53,11 @@ pvh_entry32:
 	.code64
 bsp_entry64:
 	movl $1, %ebp			/* is the boot vCPU */
+	/* Mask both 8259 PICs: KVM wires the PIC to the boot vCPU's LINT0,
+	 * and the probe takes no device interrupts (virtio is polled). */
+	movb $0xff, %al
+	outb %al, $0xa1
+	outb %al, $0x21
 	jmp cpu_init
 
 /* hv starts APs here: long mode, CR3 = pml4, interrupts off, no GDT/IDT. */

@@ -123,5 +123,9 @@ void probe_cpu_main(uint32_t index, uint32_t bsp)
 		bsp_start(p, c);
 	else
 		ap_start(p, c);
+	if (p->opts.mode == MODE_BLK)
+		blk_run(p, c);
+	if (p->opts.mode == MODE_NET)
+		net_run(p, c);
 	work_run(p, c);
 }

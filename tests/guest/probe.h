@@ -23,7 +23,19 @@
 #define EXIT_VERIFY 3
 #define EXIT_INTERNAL 4
 
-enum probe_mode { MODE_IDLE, MODE_DIRTY, MODE_VERIFY };
+enum probe_mode { MODE_IDLE, MODE_DIRTY, MODE_VERIFY, MODE_BLK, MODE_NET };
+
+/* mode=blk io=...: verify writes then re-reads every block of each pass;
+ * the others are benchmarks; bad feeds the device malformed chains. */
+enum blk_io { IO_VERIFY, IO_RANDW, IO_SEQW, IO_RANDR, IO_SEQR, IO_BAD };
+
+#define PROBE_MAX_VDEVS 8
+
+/* One virtio_mmio.device=<size>@<base>:<irq> from the command line. */
+struct probe_vdev {
+	uint64_t base, size;
+	uint32_t irq;
+};
 
 struct probe_opts {
 	enum probe_mode mode;
@@ -31,6 +43,15 @@ struct probe_opts {
 	uint64_t rate_mib; /* 0: as fast as possible */
 	uint64_t passes;   /* 0: forever */
 	uint64_t hb_ms;
+	/* blk */
+	enum blk_io io;
+	uint64_t bs_kib;
+	uint64_t qd;
+	uint64_t dsize_mib; /* 0: the whole disk (up to the ledger's limit) */
+	/* net */
+	uint32_t ip; /* host order; 0: none given */
+	uint32_t nr_vdevs;
+	struct probe_vdev vdev[PROBE_MAX_VDEVS];
 };
 
 /* KVM's struct pvclock_vcpu_time_info. */
@@ -116,6 +137,17 @@ const char *cmdline_mode_name(enum probe_mode m);
 
 /* work.c */
 __attribute__((noreturn)) void work_run(struct probe *p, struct probe_cpu *c);
+
+/* blk.c, net.c: the boot vCPU drives the device, the others park. */
+__attribute__((noreturn)) void blk_run(struct probe *p, struct probe_cpu *c);
+__attribute__((noreturn)) void net_run(struct probe *p, struct probe_cpu *c);
+const char *cmdline_io_name(enum blk_io io);
+
+/* Layout of mode=blk memory from WSS_BASE: the ledger (one u32
+ * generation per block), then qd buffers of bs KiB. */
+#define BLK_LEDGER_BYTES (1UL << 20)
+#define BLK_MAX_BLOCKS (BLK_LEDGER_BYTES / 4)
+#define BLK_MAX_QD 64
 
 /* main.c */
 __attribute__((noreturn)) void probe_cpu_main(uint32_t index, uint32_t bsp);
