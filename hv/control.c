@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <qb/qbipcc.h>
 #include <qb/qbipcs.h>
 
 #include "hv/control.h"
@@ -161,10 +162,25 @@ static void control_do_status(struct control *ctl, struct control_reply *r)
 	r->rep.status = s;
 }
 
+/* While a migration runs it alone pauses and resumes the guest: anyone
+ * else doing so could make it run in two places. */
+static bool control_migration_busy(struct control *ctl, struct control_reply *r,
+				   const char *what)
+{
+	if (!ctl->mig)
+		return false;
+	control_reply_msg(r, -EBUSY, "cannot %s: a migration to %s is running",
+			  what, ctl->mig_uri);
+	return true;
+}
+
 static void control_do_pause(struct control *ctl, struct control_reply *r)
 {
-	int rc = vm_pause(ctl->vm);
+	int rc;
 
+	if (control_migration_busy(ctl, r, "pause"))
+		return;
+	rc = vm_pause(ctl->vm);
 	if (rc < 0) {
 		control_reply_refused(ctl, r, rc, "pause");
 		return;
@@ -175,8 +191,11 @@ static void control_do_pause(struct control *ctl, struct control_reply *r)
 
 static void control_do_resume(struct control *ctl, struct control_reply *r)
 {
-	int rc = vm_resume(ctl->vm);
+	int rc;
 
+	if (control_migration_busy(ctl, r, "resume"))
+		return;
+	rc = vm_resume(ctl->vm);
 	if (rc < 0) {
 		control_reply_refused(ctl, r, rc, "resume");
 		return;
@@ -197,7 +216,7 @@ static void control_do_debug_flip(struct control *ctl,
 				  struct control_reply *r)
 {
 	uint64_t gpa = req->gpa;
-	int rc = vm_debug_flip(ctl->vm, gpa);
+	int rc = ctl->mig ? -EBUSY : vm_debug_flip(ctl->vm, gpa);
 
 	if (rc == -EPERM)
 		control_reply_msg(r, rc, "debug-flip needs hv run --test-hooks");
@@ -221,6 +240,8 @@ static void control_do_snapshot(struct control *ctl,
 	struct snapshot_report rep;
 	int rc;
 
+	if (control_migration_busy(ctl, r, "snapshot"))
+		return;
 	if (!req->path || req->path[0] != '/') {
 		control_reply_msg(r, -EINVAL, "snapshot path must be absolute");
 		return;
@@ -256,10 +277,17 @@ static void control_do_migrate(struct control *ctl, qb_ipcs_connection_t *conn,
 			       struct control_reply *r)
 {
 	struct mig_options opt;
+	struct vm_status vs;
 	int rc;
 
 	if (ctl->mig) {
 		control_reply_msg(r, -EBUSY, "a migration is already running");
+		return;
+	}
+	vm_get_status(ctl->vm, &vs);
+	if (vs.state != VM_STATE_RUNNING) {
+		control_reply_msg(r, -EINVAL, "cannot migrate: VM is %s",
+				  vm_state_name(vs.state));
 		return;
 	}
 	control_mig_options(req, &opt);
@@ -481,6 +509,21 @@ static int control_run(struct control *ctl)
 				strerror(-rc));
 	}
 	return rc;
+}
+
+int control_check_free(const char *path)
+{
+	char name[CONTROL_SERVICE_MAX];
+	qb_ipcc_connection_t *c;
+
+	if (control_service_name(path, name, sizeof(name)) < 0)
+		return 0; /* control_create() reports the bad name */
+	c = qb_ipcc_connect(name, CONTROL_BUF_SIZE);
+	if (!c)
+		return 0;
+	qb_ipcc_disconnect(c);
+	log_err("control socket %s is in use", path);
+	return -EADDRINUSE;
 }
 
 int control_create(const char *path, struct vm *vm, qb_loop_t *loop,

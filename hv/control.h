@@ -26,6 +26,11 @@ struct control;
 int control_create(const char *path, struct vm *vm, qb_loop_t *loop,
 		   struct control **out);
 
+/* Returns 0 when nobody serves @path, or -EADDRINUSE (logged: "control
+ * socket PATH is in use"). For a destination that must check before it
+ * accepts a migration, not after. */
+int control_check_free(const char *path);
+
 /* Disconnects clients and withdraws the socket. NULL is a no-op. Call on
  * the main thread, before destroying the loop or the VM. */
 void control_destroy(struct control *c);

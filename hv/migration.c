@@ -220,7 +220,9 @@ static int sink_start(void *opaque)
 		log_warn("test hook: killing this destination after GO");
 		raise(SIGKILL);
 	}
-	return vm_start(in->vm, false);
+	/* All vCPU threads exist before any runs guest code, so a failure to
+	 * start one cannot leave a half-started guest behind. */
+	return vm_start(in->vm, true) ?: vm_resume(in->vm);
 }
 
 int migration_incoming(const struct vm_config *cfg, const char *uri,

@@ -84,15 +84,11 @@ static int run_open_serial(const struct run_opts *o, struct run_ctx *rc)
 	return 0;
 }
 
+/* Control socket, signals, VM stop and console input on the loop. */
 static int run_setup_loop(const struct run_opts *o, struct run_ctx *rc)
 {
 	int ret;
 
-	rc->loop = qb_loop_create();
-	if (!rc->loop) {
-		log_err("cannot create the main loop");
-		return -ENOMEM;
-	}
 	if (o->control) {
 		ret = control_create(o->control, rc->vm, rc->loop,
 				     &rc->control);
@@ -131,6 +127,22 @@ static int run_restore(const char *path, const struct vm_config *cfg,
 	return ret;
 }
 
+/* Everything that can fail is checked before the migration is accepted:
+ * once the source's GO arrived the guest runs here, and nothing may tear
+ * it down any more (the source has already let go of it). */
+static int run_incoming(const struct run_opts *o, const struct vm_config *cfg,
+			struct run_ctx *rc)
+{
+	if (o->control && control_check_free(o->control))
+		return -EADDRINUSE;
+	if (migration_incoming(cfg, o->incoming, &rc->vm))
+		return -EIO;
+	if (run_setup_loop(o, rc))
+		log_warn("the migrated guest runs, but without a control socket "
+			 "or signal handling: stop it with SIGKILL");
+	return 0;
+}
+
 static void run_teardown(struct run_ctx *rc)
 {
 	control_destroy(rc->control);
@@ -161,10 +173,13 @@ int run_main(int argc, char **argv)
 	};
 	memcpy(cfg.disks, o.disks, sizeof(cfg.disks));
 	memcpy(cfg.nics, o.nics, sizeof(cfg.nics));
+	rc.loop = qb_loop_create();
+	if (!rc.loop) {
+		log_err("cannot create the main loop");
+		goto out;
+	}
 	if (o.incoming) {
-		/* Returns with the guest running, after the source's GO. */
-		if (migration_incoming(&cfg, o.incoming, &rc.vm) ||
-		    run_setup_loop(&o, &rc))
+		if (run_incoming(&o, &cfg, &rc))
 			goto out;
 	} else {
 		if (o.restore ? run_restore(o.restore, &cfg, &rc.vm)

@@ -89,12 +89,25 @@ static void serial_rx_push(struct serial *s, uint8_t c)
 		s->rx[(s->rx_head + s->rx_count++) % UART_FIFO_LEN] = c;
 }
 
+/* A vCPU kick (a signal) may interrupt the write: retry those. A stuck
+ * console loses bytes, never the VM. */
+static void serial_write_out(struct serial *s, uint8_t c)
+{
+	ssize_t n;
+
+	do
+		n = write(s->out_fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		s->tx_lost++;
+}
+
 static void serial_transmit(struct serial *s, uint8_t c)
 {
 	if (s->mcr & UART_MCR_LOOP)
 		serial_rx_push(s, c);
-	else if (s->out_fd >= 0 && write(s->out_fd, &c, 1) < 0)
-		s->tx_lost++; /* a stuck console loses bytes, never the VM */
+	else if (s->out_fd >= 0)
+		serial_write_out(s, c);
 	s->thr_ipending = true;
 }
 

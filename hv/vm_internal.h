@@ -76,6 +76,7 @@ struct vm {
 	pthread_cond_t cond;
 	enum vm_state state;
 	bool pause_req;
+	bool transition; /* a vm_pause() is under way */
 	bool hold_req;	/* throttle: parked without becoming "paused" */
 	bool stop_req;
 	unsigned int parked;  /* vCPU threads waiting in vm_vcpu_park() */

@@ -138,17 +138,25 @@ static int vm_handle_exit(struct vm *vm, struct vm_vcpu *v)
 	}
 }
 
+/*
+ * A vCPU parks only after KVM_RUN returned -EINTR: KVM completes a pending
+ * port or MMIO access before it honours immediate_exit, so the registers a
+ * snapshot or migration saves are never in the middle of an instruction
+ * (a UART write would otherwise be replayed after restore).
+ */
 static void *vm_vcpu_thread(void *arg)
 {
 	struct vm_vcpu *v = arg;
 	struct vm *vm = v->vm;
+	bool stop = vm_vcpu_checkpoint(vm, v);
 
-	while (!vm_vcpu_checkpoint(vm, v)) {
+	while (!stop) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			log_err("vcpu %u: KVM_RUN: %m", v->id);
-			vm_request_stop(vm, 1);
+			if (errno != EINTR && errno != EAGAIN) {
+				log_err("vcpu %u: KVM_RUN: %m", v->id);
+				vm_request_stop(vm, 1);
+			}
+			stop = vm_vcpu_checkpoint(vm, v);
 			continue;
 		}
 		if (vm_handle_exit(vm, v) < 0)
@@ -212,24 +220,38 @@ static void vm_devices_hook(struct vm *vm, bool pause)
 	}
 }
 
+/* One pause or resume at a time: a second caller gets -EBUSY, so two
+ * pausers (a snapshot and a migration, say) can never both believe they
+ * own the pause, and device hooks never interleave. */
 int vm_pause(struct vm *vm)
 {
+	int ret = 0;
+
 	pthread_mutex_lock(&vm->lock);
+	if (vm->transition) {
+		pthread_mutex_unlock(&vm->lock);
+		return -EBUSY;
+	}
 	if (vm->state != VM_STATE_RUNNING || vm->stop_req) {
 		pthread_mutex_unlock(&vm->lock);
 		return -EINVAL;
 	}
+	vm->transition = true;
 	vm->pause_req = true;
 	vm_kick_all(vm);
 	while (vm->parked < vm->threads && !vm->stop_req)
 		pthread_cond_wait(&vm->cond, &vm->lock);
-	if (!vm->stop_req)
-		vm->state = VM_STATE_PAUSED;
+	if (vm->stop_req)
+		ret = -ECANCELED;
 	pthread_mutex_unlock(&vm->lock);
-	if (vm->state != VM_STATE_PAUSED)
-		return -ECANCELED;
-	vm_devices_hook(vm, true);
-	return 0;
+	if (!ret)
+		vm_devices_hook(vm, true);
+	pthread_mutex_lock(&vm->lock);
+	if (!ret && !vm->stop_req)
+		vm->state = VM_STATE_PAUSED;
+	vm->transition = false;
+	pthread_mutex_unlock(&vm->lock);
+	return ret;
 }
 
 int vm_resume(struct vm *vm)
@@ -237,7 +259,9 @@ int vm_resume(struct vm *vm)
 	int ret = 0;
 
 	pthread_mutex_lock(&vm->lock);
-	if (vm->state != VM_STATE_PAUSED) {
+	if (vm->transition) {
+		ret = -EBUSY;
+	} else if (vm->state != VM_STATE_PAUSED) {
 		ret = -EINVAL;
 	} else {
 		vm->pause_req = false;

@@ -273,6 +273,7 @@ struct vm_loader {
 	size_t platform_len;
 	unsigned int vcpus_loaded;
 	bool vcpu_seen[256];
+	bool dev_seen[VM_MAX_DEVICES];
 	int keep_host_tsc;
 };
 
@@ -384,13 +385,16 @@ static int vm_load_device(struct vm_loader *ld, const struct mig_record *rec)
 	for (unsigned int i = 0; i < ld->vm->nr_devices; i++) {
 		struct vm_device *d = &ld->vm->devices[i];
 
-		if (!strcmp(d->name, ds->name))
+		if (!strcmp(d->name, ds->name) && !ld->dev_seen[i]) {
 			ret = d->restore(d->opaque, ds->state.data,
 					 ds->state.len);
+			ld->dev_seen[i] = !ret;
+		}
 	}
 	if (ret == -EBADMSG)
-		log_err("device record for unknown or malformed device '%s'",
-			ds->name);
+		log_err("device record for '%s': no such device here (give "
+			"the same --disk/--net options as the source), a second "
+			"record for it, or a malformed one", ds->name);
 	ferry__vmstate__device_state__free_unpacked(ds, NULL);
 	return ret;
 }
@@ -412,6 +416,13 @@ static int vm_load_platform(struct vm_loader *ld, const struct mig_record *rec)
 
 static int vm_load_end(struct vm_loader *ld)
 {
+	for (unsigned int i = 0; i < ld->vm->nr_devices; i++) {
+		if (!ld->dev_seen[i]) {
+			log_err("stream ended without the state of device %s",
+				ld->vm->devices[i].name);
+			return -EBADMSG;
+		}
+	}
 	if (!ld->platform || ld->vcpus_loaded != ld->vm->nr_vcpus) {
 		log_err("stream ended without the whole VM state (platform %s, "
 			"%u of %u vCPUs)", ld->platform ? "present" : "missing",

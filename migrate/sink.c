@@ -47,6 +47,7 @@ struct sink_ctx {
 	pthread_mutex_t lock;	 /* round progress of the streams */
 	pthread_cond_t cond;
 	uint64_t t_first_state, t_end0; /* for the downtime breakdown */
+	bool keep_stream0; /* the guest runs but RUNNING was not sent */
 };
 
 static uint64_t sink_now_ns(void)
@@ -142,6 +143,11 @@ static int sink_round_end(struct sink_stream *s, const struct mig_record *rec)
 		return -EPROTO;
 	}
 	memcpy(&round, rec->body, 4);
+	if (round != s->rounds_done) {
+		log_err("ROUND_END %u where round %u was expected", round,
+			s->rounds_done);
+		return -EPROTO;
+	}
 	pthread_mutex_lock(&c->lock);
 	s->rounds_done = round + 1;
 	pthread_cond_broadcast(&c->cond);
@@ -320,9 +326,15 @@ static int sink_switchover(struct sink_ctx *c)
 	}
 	log_debug("incoming: GO");
 	ret = c->sink->start(c->sink->opaque);
-	/* The guest runs now whatever happens to the confirmation. */
-	if (!ret && sink_send_back(c, MIG_REC_RUNNING, NULL, 0))
-		log_warn("could not confirm RUNNING to the source");
+	/* The guest runs now whatever happens to the confirmation. If the
+	 * source cannot be told, stream 0 stays open for this process's
+	 * life: the source must see silence ("outcome unknown", it keeps its
+	 * copy paused), never an EOF, which would tell it to resume. */
+	if (!ret && sink_send_back(c, MIG_REC_RUNNING, NULL, 0)) {
+		log_warn("could not confirm RUNNING to the source; its copy "
+			 "stays paused until an operator decides");
+		c->keep_stream0 = true;
+	}
 	return ret;
 }
 
@@ -331,7 +343,7 @@ static void sink_close(struct sink_ctx *c)
 	mig_writer_destroy(c->back);
 	for (unsigned int i = 0; i < MIG_MAX_STREAMS; i++) {
 		mig_reader_destroy(c->s[i].r);
-		if (c->s[i].r && c->s[i].fd >= 0)
+		if (c->s[i].r && c->s[i].fd >= 0 && !(i == 0 && c->keep_stream0))
 			close(c->s[i].fd);
 	}
 	if (c->lfd >= 0)

@@ -24,6 +24,7 @@
 #define SRC_BLOCK_PAGES 512	     /* pfns per block, one stream each */
 #define SRC_STATE_ESTIMATE (64u << 10)
 #define SRC_ACK_TIMEOUT_MS 10000     /* destination applies one round */
+#define SRC_STOP_COPY_TIMEOUT_MS 10000 /* a write while the guest is paused */
 
 struct src_ctx;
 
@@ -34,6 +35,7 @@ struct src_stream {
 	int fd;
 	struct mig_writer *w;
 	pthread_t thread;
+	bool started;
 	int err;
 	uint64_t pages;	   /* sent this round */
 	uint64_t budget_t0; /* bandwidth cap bookkeeping */
@@ -156,14 +158,13 @@ static int src_setup(struct src_ctx *c, const char *uri)
 	c->nstreams = c->opt->streams ? c->opt->streams : src_default_streams();
 	if (c->nstreams > MIG_MAX_STREAMS)
 		c->nstreams = MIG_MAX_STREAMS;
+	for (unsigned int i = 0; i < c->nstreams; i++)
+		c->s[i] = (struct src_stream){ .ctx = c, .index = i, .fd = -1 };
 	c->session = now_ns() ^ ((uint64_t)getpid() << 32);
 	c->nwords = (max_pfn + 63) / 64;
 	c->bitmap = calloc(c->nwords, sizeof(uint64_t));
 	if (!c->bitmap)
 		return -ENOMEM;
-	for (unsigned int i = 0; i < c->nstreams; i++) {
-		c->s[i] = (struct src_stream){ .ctx = c, .index = i, .fd = -1 };
-	}
 	for (unsigned int i = 0; !ret && i < c->nstreams; i++)
 		ret = src_stream_open(c, &u, i);
 	return ret;
@@ -257,13 +258,14 @@ static int64_t src_send_round(struct src_ctx *c)
 		s->err = 0;
 		s->budget_t0 = now_ns();
 		s->budget_bytes0 = mig_writer_bytes(s->w);
-		if (pthread_create(&s->thread, NULL, src_sender, s))
+		s->started = !pthread_create(&s->thread, NULL, src_sender, s);
+		if (!s->started)
 			s->err = -EAGAIN;
 	}
 	for (unsigned int i = 0; i < c->nstreams; i++) {
 		struct src_stream *s = &c->s[i];
 
-		if (s->err != -EAGAIN)
+		if (s->started)
 			pthread_join(s->thread, NULL);
 		err = err ?: s->err;
 		pages += (int64_t)s->pages;
@@ -444,7 +446,7 @@ static int src_precopy(struct src_ctx *c)
 
 /* ---- stop and copy, handshake ------------------------------------------ */
 
-static int src_stop_copy(struct src_ctx *c)
+static int src_stop_copy(struct src_ctx *c, bool *paused)
 {
 	int64_t sent;
 	int ret;
@@ -453,6 +455,12 @@ static int src_stop_copy(struct src_ctx *c)
 	ret = c->src->pause(c->src->opaque);
 	if (ret)
 		return ret;
+	*paused = true;
+	/* From here the guest waits for us: a destination that stops reading
+	 * must not keep it paused forever (GO is not sent yet, so resuming
+	 * after this deadline is safe). */
+	for (unsigned int i = 0; i < c->nstreams; i++)
+		mig_fd_set_timeout(c->s[i].fd, 0, SRC_STOP_COPY_TIMEOUT_MS);
 	src_set_phase(c, MIG_PHASE_STOP_COPY);
 	ret = c->src->dirty_sync(c->src->opaque, c->bitmap);
 	log_debug("migrate: paused +%.2f ms: %llu pages dirty",
@@ -524,10 +532,8 @@ static int src_run_phases(struct src_ctx *c, const char *uri, bool *paused,
 	src_unlock(c);
 	ret = src_precopy(c);
 	c->src->throttle(c->src->opaque, 0);
-	if (!ret) {
-		*paused = true;
-		ret = src_stop_copy(c);
-	}
+	if (!ret)
+		ret = src_stop_copy(c, paused);
 	if (!ret)
 		ret = src_handshake(c, may_resume);
 	return ret;
@@ -555,11 +561,12 @@ int mig_source_run(const struct mig_source *src, const char *uri,
 
 	c.t_start = now_ns();
 	ret = src_run_phases(&c, uri, &paused, &may_resume);
-	if (ret)
-		src_collect_reason(&c);
 	src->dirty_stop(src->opaque);
 	if (ret && paused && may_resume)
 		src->resume(src->opaque);
+	/* Only once the guest runs again: this may wait a little. */
+	if (ret && may_resume)
+		src_collect_reason(&c);
 	src_lock(&c);
 	st->total_ns = now_ns() - c.t_start;
 	st->bytes = src_wire_bytes(&c);

@@ -431,7 +431,8 @@ int mig_tcp_connect(const struct mig_uri *u, int timeout_ms, int *fd)
 	if (rc)
 		return rc;
 	rc = -EADDRNOTAVAIL;
-	for (ai = res; ai && rc != -ETIMEDOUT; ai = ai->ai_next)
+	/* The first address that answers wins; a timeout ends the search. */
+	for (ai = res; ai && rc && rc != -ETIMEDOUT; ai = ai->ai_next)
 		rc = connect_one(ai, deadline, &cfd);
 	freeaddrinfo(res);
 	if (!rc)

@@ -45,10 +45,27 @@ p=$(port)
 start_bg dst2 $HV run --incoming tcp:127.0.0.1:$p --serial file:"$T/dst2.serial"
 DST2=$BG_PID
 wait_for "$T/dst2.out" "waiting for a migration" 10 || fail "dst2 not listening"
-( sleep 0.5; kill -9 $DST2 ) &
-expect_fail "migration to tcp:127.0.0.1:$p failed" \
-	$HV migrate --control "$T/src" --to tcp:127.0.0.1:$p --max-bandwidth 50
+$HV migrate --control "$T/src" --to tcp:127.0.0.1:$p --max-bandwidth 50 \
+	>"$T/m2.out" 2>&1 &
+MIG2=$!
+# While it runs the migration alone may pause or resume the guest.
+for i in $(seq 50); do
+	$HV status --control "$T/src" | grep -q "pre-copy" && break; sleep 0.02
+done
+expect_fail "cannot pause: a migration to tcp:127.0.0.1:$p is running" $HV pause --control "$T/src"
+expect_fail "cannot resume: a migration" $HV resume --control "$T/src"
+expect_fail "cannot snapshot: a migration" $HV snapshot --control "$T/src" --to "$T/mid.snap"
+expect_fail "a migration is already running" $HV migrate --control "$T/src" --to tcp:127.0.0.1:$p
+kill -9 $DST2
+wait $MIG2 && fail "migration to a killed destination succeeded"
+grep -q "migration to tcp:127.0.0.1:$p failed" "$T/m2.out" || fail "unclear failure: $(cat "$T/m2.out")"
 still_verifying "destination killed mid-pre-copy"
+
+# A paused guest is not migrated (its owner paused it; the migration would
+# have to resume it somewhere).
+$HV pause --control "$T/src" >/dev/null
+expect_fail "cannot migrate: VM is paused" $HV migrate --control "$T/src" --to tcp:127.0.0.1:$p
+$HV resume --control "$T/src" >/dev/null
 
 # 3. Destination killed after switchover, before confirming RUNNING.
 p=$(port)

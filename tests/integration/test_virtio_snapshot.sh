@@ -52,7 +52,7 @@ blk_continue writeback
 blk_continue none
 
 truncate -s 16M "$T/small.img"
-expect_fail "device record for unknown or malformed device 'virtio-blk0'" \
+expect_fail "device record for 'virtio-blk0': no such device here \(give the same --disk" \
 	$HV run --restore "$T/snap-writeback.snap" --serial none
 expect_fail "virtio-blk0: the snapshot's disk had 65536 sectors, this one has 32768" \
 	$HV run --restore "$T/snap-writeback.snap" --disk "$T/small.img" --serial none
