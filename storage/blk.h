@@ -12,9 +12,10 @@
  * and reaps, a batch of guest requests costs one io_uring_enter() instead
  * of a wakeup and a context switch per request, and O_DIRECT requests run
  * truly asynchronously in the kernel at any queue depth with no worker
- * threads to size. Buffered (cache=writeback) requests that would block
- * are punted by the kernel to its own io-wq workers, which is what a
- * thread pool would have done. liburing is a Debian package.
+ * threads to size. Buffered (cache=writeback) reads and writes are page-
+ * cache copies: the file backend does them on the I/O thread itself, since
+ * io_uring would punt them to one io-wq worker per file and pay a wakeup
+ * per completion (storage/blk_file.c). liburing is a Debian package.
  *
  * The dirty-region hook sees every range a write, discard or write-zeroes
  * is about to change, before it is submitted: replication and storage

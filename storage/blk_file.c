@@ -31,6 +31,10 @@ struct blk_file {
 	struct io_uring ring;
 	bool ring_ok;
 	unsigned int queued;
+	/* Buffered reads and writes done at submit time, waiting for reap. */
+	struct blk_req *sync_req[BLK_FILE_RING];
+	int sync_res[BLK_FILE_RING];
+	unsigned int sync_n;
 };
 
 static struct blk_file *blk_file_of(struct blk *b)
@@ -92,12 +96,44 @@ static struct io_uring_sqe *blk_file_sqe(struct blk_file *f)
 	return sqe;
 }
 
+/*
+ * A buffered read or write is a page-cache copy of a microsecond or two.
+ * Through io_uring the kernel punts buffered writes to one io-wq worker per
+ * file and signals the eventfd per completion, which on a 2-core host costs
+ * several times the copy in wakeups (measured: about 270k vs fio's 750k
+ * 4 KiB writes/s on tmpfs). So they run right here, on the device's I/O
+ * thread, and complete at the next reap; O_DIRECT stays on io_uring, where
+ * it is truly asynchronous.
+ */
+static bool blk_file_sync(struct blk *b, struct blk_req *r)
+{
+	struct blk_file *f = blk_file_of(b);
+	ssize_t n;
+
+	if (f->direct || f->sync_n == BLK_FILE_RING ||
+	    (r->op != BLK_OP_READ && r->op != BLK_OP_WRITE))
+		return false;
+	do
+		n = r->op == BLK_OP_READ
+			    ? preadv(f->fd, r->iov, (int)r->iovcnt, (off_t)r->offset)
+			    : pwritev(f->fd, r->iov, (int)r->iovcnt, (off_t)r->offset);
+	while (n < 0 && errno == EINTR);
+	f->sync_req[f->sync_n] = r;
+	f->sync_res[f->sync_n] = n < 0 ? -errno : (int)n;
+	/* One wakeup per batch: only the first finished request signals. */
+	if (f->sync_n++ == 0 && eventfd_write(b->event_fd, 1) < 0)
+		log_warn("blk %s: eventfd write: %m", b->ops->name);
+	return true;
+}
+
 static int blk_file_submit(struct blk *b, struct blk_req *r)
 {
 	struct blk_file *f = blk_file_of(b);
 	struct io_uring_sqe *sqe;
 	bool rw = r->op == BLK_OP_READ || r->op == BLK_OP_WRITE;
 
+	if (blk_file_sync(b, r))
+		return 0;
 	if (rw && f->direct && r->offset % b->align)
 		return -EINVAL;
 	if (rw && !blk_file_aligned(f, r) && blk_file_bounce(f, r))
@@ -154,6 +190,24 @@ static int blk_file_result(struct blk_req *r, int res)
 	return 0;
 }
 
+/* Callbacks may submit again, which appends to the list: take it first. */
+static int blk_file_reap_sync(struct blk *b)
+{
+	struct blk_file *f = blk_file_of(b);
+	struct blk_req *req[BLK_FILE_RING];
+	int res[BLK_FILE_RING];
+	unsigned int k = f->sync_n;
+
+	memcpy(req, f->sync_req, k * sizeof(req[0]));
+	memcpy(res, f->sync_res, k * sizeof(res[0]));
+	f->sync_n = 0;
+	for (unsigned int i = 0; i < k; i++) {
+		b->inflight--;
+		b->done(b->done_opaque, req[i], blk_file_result(req[i], res[i]));
+	}
+	return (int)k;
+}
+
 static int blk_file_reap(struct blk *b)
 {
 	struct blk_file *f = blk_file_of(b);
@@ -163,6 +217,7 @@ static int blk_file_reap(struct blk *b)
 
 	if (read(b->event_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 		log_warn("blk %s: eventfd read: %m", b->ops->name);
+	n = blk_file_reap_sync(b);
 	while (io_uring_peek_cqe(&f->ring, &cqe) == 0) {
 		struct blk_req *r = io_uring_cqe_get_data(cqe);
 		int res = blk_file_result(r, cqe->res);

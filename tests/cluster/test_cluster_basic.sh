@@ -16,6 +16,13 @@ assert d["quorate"] and len(d["nodes"]) == 3, d
 assert all(n["up"] for n in d["nodes"]), d' || cfail "status --json"
 echo "ok: 3 nodes up and quorate"
 
+# Corosync's own tools keep working beside hacd, and agree with it.
+q=$(cl_exec 2 corosync-quorumtool -s 2>&1) || cfail "corosync-quorumtool: $q"
+echo "$q" | grep -qE "Quorate: +Yes" && echo "$q" | grep -qE "Total votes: +3" ||
+	cfail "corosync-quorumtool disagrees: $q"
+l=$(cl_exec 3 corosync-cfgtool -s 2>&1) || cfail "corosync-cfgtool: $l"
+echo "ok: corosync-quorumtool (quorate, 3 votes) and corosync-cfgtool work beside hacd"
+
 H vm add vm1 --kernel "$PROBE" --mem 64M --cpus 1 --cmdline "$VM_CMDLINE" \
 	--checkpoint-interval 1 >/dev/null || cfail "vm add"
 node=$(vm_field vm1 node)

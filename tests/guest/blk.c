@@ -15,7 +15,7 @@
 
 #define BLK_MAGIC 0x4b4c425952524546ULL /* "FERRYBLK" */
 #define GOLDEN 0x9e3779b97f4a7c15ULL
-#define BLK_SPIN_POLLS 200
+#define BLK_SPIN_POLLS 5000
 #define BLK_IDLE_NS (50 * 1000UL)
 
 struct blk_state blk_state;
