@@ -74,3 +74,18 @@ wait_ctl() {
 	done
 	return 1
 }
+
+# wait_pass FILE N SECONDS: waits until FILE's last heartbeat shows
+# pass >= N (passes may advance by more than one per heartbeat).
+wait_pass() {
+	local file=$1 n=$2 secs=$3 i p
+	for ((i = 0; i < secs * 20; i++)); do
+		p=$(grep "^probe: hb pass=" "$file" 2>/dev/null | tail -n1 | sed -E 's/^probe: hb pass=([0-9]+).*/\1/')
+		[ -n "$p" ] && [ "$p" -ge "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# port: a free TCP port on loopback (for a destination to listen on).
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -37,7 +37,7 @@ wps=$(grep -oE "wps=[0-9]+" "$T/dirty.out" | tail -n1 | cut -d= -f2)
 echo "ok: dirty rate=50 paces at wps=$wps; SIGTERM exits 0"
 
 start_bg idle $HV run --kernel "$PROBE" --mem 64M --cmdline "mode=idle wss=4 hb=50"
-wait_for "$T/idle.out" "^probe: hb pass=3" 10 || fail "idle heartbeat missing"
+wait_pass "$T/idle.out" 3 10 || fail "idle heartbeat missing"
 kill -INT "$BG_PID"
 wait_exit "$BG_PID" 10 || fail "hv did not stop on SIGINT"
 [ "$EXIT_CODE" -eq 0 ] || fail "SIGINT exit status $EXIT_CODE, wanted 0"

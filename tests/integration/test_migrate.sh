@@ -5,7 +5,6 @@
 source "$(dirname "$0")/lib.sh"
 need_kvm
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # migrate NAME FROM_CTL TO_CTL [migrate options]: starts a destination,
 # migrates FROM_CTL's guest to it, checks the report and both processes.
@@ -50,7 +49,7 @@ for cpus in 1 2; do
 	start_bg v$cpus $HV run --kernel "$PROBE" --cpus $cpus --mem 512M \
 		--control "$T/v$cpus.a" --serial file:"$T/v$cpus.src" \
 		--cmdline "mode=verify wss=128 rate=100 hb=100"
-	wait_ctl "$T/v$cpus.a" 10 && wait_for "$T/v$cpus.src" "^probe: hb pass=0" 10 || fail "v$cpus: no start"
+	wait_ctl "$T/v$cpus.a" 10 && wait_pass "$T/v$cpus.src" 0 10 || fail "v$cpus: no start"
 	migrate v$cpus.ab "$T/v$cpus.a" "$T/v$cpus.b"
 	check_verifying "$T/v$cpus.ab.serial"
 done

@@ -9,7 +9,6 @@ source "$(dirname "$0")/lib.sh"
 need_kvm
 RELAY="python3 $(dirname "$0")/relay.py"
 SNAPFILE="python3 $(dirname "$0")/snapfile.py"
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_bg src $HV run --kernel "$PROBE" --cpus 2 --mem 512M --control "$T/src" \
 	--serial file:"$T/src.serial" --cmdline "mode=verify wss=128 rate=100 hb=100"

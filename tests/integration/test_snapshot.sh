@@ -15,7 +15,7 @@ continue_test() {
 	start_bg $n $HV run --kernel "$PROBE" --cpus $cpus --mem 128M \
 		--control "$T/$n.ctl" --cmdline "mode=verify wss=16 rate=32 passes=8 hb=100"
 	local pid=$BG_PID
-	wait_for "$T/$n.out" "^probe: hb pass=2" 20 || fail "$n: no pass 2"
+	wait_pass "$T/$n.out" 2 20 || fail "$n: no pass 2"
 	$HV snapshot --control "$T/$n.ctl" --to "$T/$n.snap" >"$T/$n.snapout" ||
 		fail "$n: snapshot failed"
 	local at=$(grep -c "^probe: hb" "$T/$n.out")
@@ -66,7 +66,7 @@ echo "ok: two restores start identically ($d1; source $d0; $(echo $r1))"
 # A small snapshot for the corruption cases.
 start_bg small $HV run --kernel "$PROBE" --mem 64M --cpus 2 --control "$T/small.ctl" \
 	--cmdline "mode=verify wss=4 rate=8 hb=100"
-wait_for "$T/small.out" "^probe: hb pass=1" 20 || fail "small guest did not run"
+wait_pass "$T/small.out" 1 20 || fail "small guest did not run"
 $HV snapshot --control "$T/small.ctl" --to "$T/good.snap" --stop >/dev/null || fail "small snapshot"
 wait_exit $BG_PID 10 || fail "small: --stop did not end hv"
 

@@ -18,7 +18,7 @@ mount -t tmpfs -o size=24m ferry-test "$T/disk" || skip "cannot mount tmpfs"
 start_bg vm $HV run --kernel "$PROBE" --mem 64M --control "$T/ctl" \
 	--cmdline "mode=verify wss=8 rate=16 hb=100"
 pid=$BG_PID
-wait_for "$T/vm.out" "^probe: hb pass=1" 20 || fail "guest did not run"
+wait_pass "$T/vm.out" 1 20 || fail "guest did not run"
 
 $HV snapshot --control "$T/ctl" --to "$T/disk/vm.snap" >/dev/null || fail "first snapshot"
 cp "$T/disk/vm.snap" "$T/copy.snap"

@@ -12,7 +12,7 @@ flip_test() {
 		--control "$ctl" --test-hooks \
 		--cmdline "mode=verify wss=16 rate=16 hb=50"
 	local pid=$BG_PID
-	wait_for "$T/$name.out" "^probe: hb pass=1" 20 || fail "$name: no heartbeat"
+	wait_pass "$T/$name.out" 1 20 || fail "$name: no heartbeat"
 	base=$(grep -oE "base=0x[0-9a-f]+" "$T/$name.out" | head -n1 | cut -d= -f2)
 	gpa=$(printf '0x%x' $((base + page * 4096 + offset)))
 	$HV pause --control "$ctl" >/dev/null || fail "$name: pause"

@@ -9,19 +9,6 @@
 source "$(dirname "$0")/lib.sh"
 need_kvm
 
-# wait_pass FILE N SECONDS: waits until FILE's last heartbeat shows
-# pass >= N (passes may advance by more than one per heartbeat).
-wait_pass() {
-	local file=$1 n=$2 secs=$3 i p
-	for ((i = 0; i < secs * 20; i++)); do
-		p=$(grep "^probe: hb pass=" "$file" 2>/dev/null | tail -n1 | sed -E 's/^probe: hb pass=([0-9]+).*/\1/')
-		[ -n "$p" ] && [ "$p" -ge "$n" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # hop NAME FROM_CTL TO_CTL CACHE: migrates FROM_CTL's guest to a new hv.
 hop() {
@@ -48,7 +35,7 @@ truncate -s 32M "$T/disk.img"
 start_bg src $HV run --kernel "$PROBE" --cpus 2 --mem 256M --control "$T/a.ctl" \
 	--disk "$T/disk.img" --serial file:"$T/src.serial" \
 	--cmdline "mode=blk passes=0 hb=100 qd=32"
-wait_ctl "$T/a.ctl" 10 && wait_for "$T/src.serial" "^probe: hb pass=1 " 20 ||
+wait_ctl "$T/a.ctl" 10 && wait_pass "$T/src.serial" 1 20 ||
 	fail "blk guest did not start: $(cat "$T/src.serial" "$T/src.out")"
 hop ab "$T/a.ctl" "$T/b.ctl" writeback
 hop ba "$T/b.ctl" "$T/c.ctl" none

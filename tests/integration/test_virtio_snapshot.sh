@@ -8,18 +8,6 @@
 source "$(dirname "$0")/lib.sh"
 need_kvm
 
-# wait_pass FILE N SECONDS: waits until FILE's last heartbeat shows
-# pass >= N (passes may advance by more than one per heartbeat).
-wait_pass() {
-	local file=$1 n=$2 secs=$3 i p
-	for ((i = 0; i < secs * 20; i++)); do
-		p=$(grep "^probe: hb pass=" "$file" 2>/dev/null | tail -n1 | sed -E 's/^probe: hb pass=([0-9]+).*/\1/')
-		[ -n "$p" ] && [ "$p" -ge "$n" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 blk_continue() {
 	local cache=$1 n=snap-$1
 	truncate -s 32M "$T/$n.img"
