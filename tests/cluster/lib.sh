@@ -61,6 +61,21 @@ hv_nodes() {
 
 serial_of() { echo "$CL_DIR/n$1/state/vms/$2.serial"; }
 
+# wait_hb_elsewhere VM EXCLUDE TRIES: polls every 10 ms, at most TRIES
+# times, until VM heartbeats on a node other than EXCLUDE; prints that node.
+wait_hb_elsewhere() {
+	local vm=$1 ex=$2 tries=$3 i k
+	for ((i = 0; i < tries; i++)); do
+		for k in 1 2 3; do
+			[ "$k" = "$ex" ] && continue
+			grep -q "probe: hb" "$(serial_of "$k" "$vm")" 2>/dev/null &&
+				{ echo "$k"; return 0; }
+		done
+		sleep 0.01
+	done
+	return 1
+}
+
 # wait_hb NODE VM SECONDS: until NODE's serial log of VM shows a heartbeat.
 wait_hb() {
 	wait_for "$(serial_of "$1" "$2")" "probe: hb pass" "$3"

@@ -24,16 +24,7 @@ for k in 1 2 3; do [ "$k" = "$a" ] || rm -f "$(serial_of "$k" vm1)"; done
 t0=$(date +%s%N)
 cl_node_kill "$a"
 cl_shm_clean
-b=""
-for ((i = 0; i < 500; i++)); do
-	[ -n "$b" ] && break
-	for k in 1 2 3; do
-		[ "$k" = "$a" ] && continue
-		grep -q "probe: hb" "$(serial_of "$k" vm1)" 2>/dev/null && b=$k
-	done
-	[ -n "$b" ] || sleep 0.01
-done
-[ -n "$b" ] || cfail "vm1 did not come back on a survivor"
+b=$(wait_hb_elsewhere vm1 "$a" 500) || cfail "vm1 did not come back on a survivor"
 echo "ok: node $a killed; vm1 heartbeat on node $b after $((($(date +%s%N) - t0) / 1000000)) ms"
 grep -q "restore from the latest checkpoint" "$CL_DIR/n$b/hacd.log" ||
 	cfail "vm1 was not restored from its checkpoint"
@@ -66,16 +57,7 @@ monpid=$!
 sleep 0.2
 for k in 1 2 3; do [ "$k" = "$b" ] || rm -f "$(serial_of "$k" vm1)"; done
 ip -n "$CL-br" link set "veth$b" down
-c=""
-for ((i = 0; i < 800; i++)); do
-	[ -n "$c" ] && break
-	for k in 1 2 3; do
-		[ "$k" = "$b" ] && continue
-		grep -q "probe: hb" "$(serial_of "$k" vm1)" 2>/dev/null && c=$k
-	done
-	[ -n "$c" ] || sleep 0.01
-done
-[ -n "$c" ] || cfail "the majority did not restart vm1"
+c=$(wait_hb_elsewhere vm1 "$b" 800) || cfail "the majority did not restart vm1"
 sleep 0.5
 kill "$monpid"
 wait "$monpid" 2>/dev/null

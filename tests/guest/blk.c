@@ -20,15 +20,6 @@
 
 struct blk_state blk_state;
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
 static uint8_t *slot_buf(struct blk_state *s, unsigned int i)
 {
 	return s->bufs + (uint64_t)i * s->bs;

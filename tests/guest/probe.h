@@ -157,4 +157,15 @@ __attribute__((noreturn)) void probe_fatal(uint64_t vec, uint64_t err,
 					   uint64_t rip, uint64_t cs,
 					   uint64_t cr2);
 
+/* splitmix64's finaliser: the pattern generator behind every page and
+ * block the probe writes and checks. */
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
 #endif

@@ -28,15 +28,6 @@ static uint64_t *page_at(uint64_t g)
 	return (uint64_t *)(WSS_BASE + g * PAGE_SIZE);
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
 /* Words 0-2 are the header (magic, global page index, generation); the
  * rest follow from (index, gen), so any flipped byte is caught. */
 static uint64_t page_word(uint64_t g, uint64_t gen, uint64_t seed,
