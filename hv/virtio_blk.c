@@ -1,6 +1,7 @@
 /*
  * virtio-blk device. Everything runs under the transport lock: register
- * accesses (vCPU threads) and the I/O thread, which sleeps in poll() on the
+ * accesses (vCPU threads) and the I/O thread, which polls the ring for a
+ * while after work (vblk_spin) and otherwise sleeps in poll() on the
  * queue notification, the backend's completion eventfd and its stop
  * eventfd. The guest's chains are parsed once into backend requests whose
  * iovecs point straight into guest RAM; completions write the status byte
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hv/log.h"
@@ -67,6 +69,8 @@ struct virtio_blk {
 	pthread_t thread;
 	bool thread_ok;
 	int stop_efd;
+	bool stopping;
+	uint64_t poll_ns;
 	struct vblk_req *reqs;
 	uint16_t free_list[VBLK_QUEUE_MAX];
 	unsigned int nr_free;
@@ -298,33 +302,86 @@ static int vblk_pop_all(struct virtio_blk *d, struct vq *q)
 	return ret < 0 ? ret : 0;
 }
 
-/* While requests are in flight the I/O thread wakes for each completion
- * and looks at the avail ring then, so the driver need not notify (each
- * notify is a VM exit). Notifications come back on when the disk goes
- * idle, followed by one more look to close the race. Lock held. */
-static void vblk_process(struct virtio_blk *d)
-{
-	struct vq *q = &d->m.vq[0];
-	bool busy;
-
-	while (q->ready && virtio_mmio_running(&d->m) && !d->paused) {
-		if (vblk_pop_all(d, q) < 0) {
-			virtio_mmio_set_broken(&d->m);
-			break;
-		}
-		busy = d->blk->inflight > 0;
-		vq_set_notify(q, !busy);
-		if (busy || !vq_pending(q))
-			break;
-	}
-	blk_unplug(d->blk);
-}
-
 static void vblk_flush_irq(struct virtio_blk *d)
 {
 	if (d->need_irq)
 		virtio_mmio_used(&d->m, &d->m.vq[0]);
 	d->need_irq = false;
+}
+
+static bool vblk_runnable(struct virtio_blk *d)
+{
+	return d->m.vq[0].ready && virtio_mmio_running(&d->m) && !d->paused;
+}
+
+/* Completions, then every request the guest made available. Returns
+ * whether anything happened. Lock held. */
+static bool vblk_work(struct virtio_blk *d)
+{
+	struct vq *q = &d->m.vq[0];
+	uint64_t before = d->nr_reqs;
+	int reaped = blk_reap(d->blk);
+
+	if (vblk_runnable(d) && vblk_pop_all(d, q) < 0)
+		virtio_mmio_set_broken(&d->m);
+	blk_unplug(d->blk);
+	vblk_flush_irq(d);
+	return reaped > 0 || d->nr_reqs != before;
+}
+
+static uint64_t vblk_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * After work, the I/O thread keeps looking at the avail ring and the
+ * backend's completions for poll_ns before it sleeps, with guest
+ * notifications off: a busy driver then never exits to notify, and a
+ * buffered request is picked up within a microsecond instead of a wakeup
+ * later (QEMU's iothread poll-max-ns is the same idea). The lock is
+ * given up between looks and to any waiter between pieces of work, so
+ * register accesses, pause and save get through.
+ * Lock held.
+ */
+static void vblk_spin(struct virtio_blk *d)
+{
+	struct vq *q = &d->m.vq[0];
+	uint64_t deadline = vblk_now_ns() + d->poll_ns;
+
+	for (;;) {
+		bool run = vblk_runnable(d), more;
+
+		if (run)
+			vq_set_notify(q, d->poll_ns == 0 && !d->blk->inflight);
+		more = blk_ready(d->blk) || (run && vq_pending(q));
+		if (more && vblk_work(d)) {
+			deadline = vblk_now_ns() + d->poll_ns;
+			virtio_mmio_relax(&d->m, false);
+			continue;
+		}
+		if (vblk_now_ns() >= deadline ||
+		    __atomic_load_n(&d->stopping, __ATOMIC_RELAXED))
+			return;
+		virtio_mmio_relax(&d->m, true);
+	}
+}
+
+/* Before sleeping, notifications come back on unless requests are in
+ * flight (their completions wake the thread, which looks at the ring
+ * then), followed by one more look to close the race. Returns whether
+ * that look found work. Lock held. */
+static bool vblk_rearm(struct virtio_blk *d)
+{
+	struct vq *q = &d->m.vq[0];
+
+	if (!vblk_runnable(d) || d->blk->inflight)
+		return false;
+	vq_set_notify(q, true);
+	return vq_pending(q) && vblk_work(d);
 }
 
 static void *vblk_thread(void *arg)
@@ -346,9 +403,10 @@ static void *vblk_thread(void *arg)
 		    read(d->m.notify_efd, &cnt, sizeof(cnt)) < 0)
 			cnt = 0;
 		pthread_mutex_lock(&d->m.lock);
-		blk_reap(d->blk);
-		vblk_process(d);
-		vblk_flush_irq(d);
+		vblk_work(d);
+		do
+			vblk_spin(d);
+		while (vblk_rearm(d));
 		pthread_mutex_unlock(&d->m.lock);
 	}
 	return NULL;
@@ -383,20 +441,20 @@ void virtio_blk_pause(void *opaque)
 {
 	struct virtio_blk *d = opaque;
 
-	pthread_mutex_lock(&d->m.lock);
+	virtio_mmio_lock(&d->m);
 	d->paused = true;
 	vblk_drain(d);
-	pthread_mutex_unlock(&d->m.lock);
+	virtio_mmio_unlock(&d->m);
 }
 
 void virtio_blk_resume(void *opaque)
 {
 	struct virtio_blk *d = opaque;
 
-	pthread_mutex_lock(&d->m.lock);
+	virtio_mmio_lock(&d->m);
 	d->paused = false;
 	virtio_mmio_kick(&d->m);
-	pthread_mutex_unlock(&d->m.lock);
+	virtio_mmio_unlock(&d->m);
 }
 
 int virtio_blk_save(void *opaque, uint8_t **buf, size_t *len)
@@ -406,7 +464,7 @@ int virtio_blk_save(void *opaque, uint8_t **buf, size_t *len)
 	Ferry__Virtio__Transport t;
 	Ferry__Virtio__Queue q[1], *qp[1];
 
-	pthread_mutex_lock(&d->m.lock);
+	virtio_mmio_lock(&d->m);
 	vblk_drain(d); /* normally a no-op: the pause hook drained */
 	virtio_mmio_save(&d->m, &t, q, qp);
 	st.transport = &t;
@@ -415,7 +473,7 @@ int virtio_blk_save(void *opaque, uint8_t **buf, size_t *len)
 	*buf = malloc(*len ? *len : 1);
 	if (*buf)
 		ferry__virtio__blk_state__pack(&st, *buf);
-	pthread_mutex_unlock(&d->m.lock);
+	virtio_mmio_unlock(&d->m);
 	return *buf ? 0 : -ENOMEM;
 }
 
@@ -434,13 +492,13 @@ int virtio_blk_restore(void *opaque, const uint8_t *buf, size_t len)
 			(unsigned long long)st->capacity,
 			(unsigned long long)(d->blk->size / BLK_SECTOR));
 	} else {
-		pthread_mutex_lock(&d->m.lock);
+		virtio_mmio_lock(&d->m);
 		ret = virtio_mmio_restore(&d->m, st->transport);
 		/* Chains made available but not popped are still in guest
 		 * memory past last_avail: look at them. */
 		if (!ret)
 			virtio_mmio_kick(&d->m);
-		pthread_mutex_unlock(&d->m.lock);
+		virtio_mmio_unlock(&d->m);
 	}
 	if (st)
 		ferry__virtio__blk_state__free_unpacked(st, NULL);
@@ -484,6 +542,7 @@ static int vblk_init(struct virtio_blk *d, const struct blk_opts *o,
 	for (unsigned int i = 0; i < VBLK_QUEUE_MAX; i++)
 		d->free_list[d->nr_free++] = (uint16_t)(VBLK_QUEUE_MAX - 1 - i);
 	snprintf(d->serial, sizeof(d->serial), "ferry-%s", env->name);
+	d->poll_ns = (uint64_t)o->poll_us * 1000;
 	vblk_build_config(d);
 	return vblk_start_thread(d);
 }
@@ -514,15 +573,16 @@ void virtio_blk_destroy(struct virtio_blk *d)
 	if (!d)
 		return;
 	if (d->thread_ok) {
+		__atomic_store_n(&d->stopping, true, __ATOMIC_RELAXED);
 		if (write(d->stop_efd, &one, sizeof(one)) < 0)
 			log_warn("%s: cannot stop the I/O thread: %m",
 				 d->m.name);
 		pthread_join(d->thread, NULL);
 	}
 	if (d->blk) {
-		pthread_mutex_lock(&d->m.lock);
+		virtio_mmio_lock(&d->m);
 		vblk_drain(d);
-		pthread_mutex_unlock(&d->m.lock);
+		virtio_mmio_unlock(&d->m);
 	}
 	blk_destroy(d->blk);
 	if (d->stop_efd >= 0)

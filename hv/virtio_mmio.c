@@ -231,13 +231,39 @@ static uint32_t virtio_mmio_read(struct virtio_mmio *m, uint64_t off)
 	}
 }
 
+void virtio_mmio_lock(struct virtio_mmio *m)
+{
+	__atomic_add_fetch(&m->lock_waiters, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&m->lock);
+	__atomic_sub_fetch(&m->lock_waiters, 1, __ATOMIC_SEQ_CST);
+}
+
+void virtio_mmio_unlock(struct virtio_mmio *m)
+{
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* A plain unlock and lock would not do: the I/O thread takes the mutex
+ * back before a woken waiter runs. */
+void virtio_mmio_relax(struct virtio_mmio *m, bool idle)
+{
+	if (!idle && !__atomic_load_n(&m->lock_waiters, __ATOMIC_SEQ_CST))
+		return;
+	pthread_mutex_unlock(&m->lock);
+	do
+		for (int i = 0; i < 16; i++)
+			__builtin_ia32_pause();
+	while (__atomic_load_n(&m->lock_waiters, __ATOMIC_SEQ_CST));
+	pthread_mutex_lock(&m->lock);
+}
+
 void virtio_mmio_io(void *opaque, uint64_t off, uint8_t *data,
 		    unsigned int size, bool is_write)
 {
 	struct virtio_mmio *m = opaque;
 	uint32_t v = 0;
 
-	pthread_mutex_lock(&m->lock);
+	virtio_mmio_lock(m);
 	if (off >= VM_CONFIG) {
 		if (m->ops->config)
 			m->ops->config(m->dev, off - VM_CONFIG, data, size,
@@ -252,7 +278,7 @@ void virtio_mmio_io(void *opaque, uint64_t off, uint8_t *data,
 		v = virtio_mmio_read(m, off);
 		memcpy(data, &v, 4);
 	}
-	pthread_mutex_unlock(&m->lock);
+	virtio_mmio_unlock(m);
 }
 
 void virtio_mmio_save(struct virtio_mmio *m, Ferry__Virtio__Transport *t,

@@ -2,8 +2,11 @@
  * virtio-mmio transport, version 2 (virtio 1.x, section 4.2): the register
  * block a device sits behind, its split virtqueues, the interrupt status
  * and the level of its interrupt line. A device embeds a struct
- * virtio_mmio and serialises on its lock: vCPU threads take it for
- * register accesses, the device's I/O thread for queue work. Queue
+ * virtio_mmio and serialises on its lock: vCPU threads (and pause, save
+ * and restore) take it with virtio_mmio_lock() for register accesses, the
+ * device's I/O thread for queue work, which it may hold for long stretches
+ * while busy and gives up at once to anyone waiting (virtio_mmio_relax).
+ * Queue
  * notifications arrive on notify_efd (written here, or by KVM when the VMM
  * registered it as an ioeventfd). Knows nothing of KVM.
  */
@@ -49,6 +52,7 @@ struct virtio_mmio_ops {
 
 struct virtio_mmio {
 	pthread_mutex_t lock;
+	unsigned int lock_waiters; /* threads in virtio_mmio_lock() */
 	const char *name;
 	uint32_t device_id;
 	uint64_t dev_features;
@@ -89,7 +93,15 @@ void virtio_mmio_fini(struct virtio_mmio *m);
 void virtio_mmio_io(void *opaque, uint64_t off, uint8_t *data,
 		    unsigned int size, bool is_write);
 
+/* Everyone but the device's I/O thread takes the lock this way, so that
+ * the I/O thread lets them in (virtio_mmio_relax). */
+void virtio_mmio_lock(struct virtio_mmio *m);
+void virtio_mmio_unlock(struct virtio_mmio *m);
+
 /* The rest are called with m->lock held. */
+/* I/O thread between pieces of work: gives the lock up until every thread
+ * waiting in virtio_mmio_lock() got it, and briefly anyway if @idle. */
+void virtio_mmio_relax(struct virtio_mmio *m, bool idle);
 /* DRIVER_OK set and not broken: queues may be processed. */
 bool virtio_mmio_running(const struct virtio_mmio *m);
 /* Used buffers were added to @q: interrupt unless the driver suppressed

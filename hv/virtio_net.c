@@ -237,19 +237,19 @@ void virtio_net_pause(void *opaque)
 {
 	struct virtio_net *n = opaque;
 
-	pthread_mutex_lock(&n->m.lock);
+	virtio_mmio_lock(&n->m);
 	n->paused = true;
-	pthread_mutex_unlock(&n->m.lock);
+	virtio_mmio_unlock(&n->m);
 }
 
 void virtio_net_resume(void *opaque)
 {
 	struct virtio_net *n = opaque;
 
-	pthread_mutex_lock(&n->m.lock);
+	virtio_mmio_lock(&n->m);
 	n->paused = false;
 	virtio_mmio_kick(&n->m);
-	pthread_mutex_unlock(&n->m.lock);
+	virtio_mmio_unlock(&n->m);
 }
 
 int virtio_net_save(void *opaque, uint8_t **buf, size_t *len)
@@ -259,7 +259,7 @@ int virtio_net_save(void *opaque, uint8_t **buf, size_t *len)
 	Ferry__Virtio__Transport t;
 	Ferry__Virtio__Queue q[2], *qp[2];
 
-	pthread_mutex_lock(&n->m.lock);
+	virtio_mmio_lock(&n->m);
 	virtio_mmio_save(&n->m, &t, q, qp);
 	st.transport = &t;
 	st.mac = (ProtobufCBinaryData){ 6, n->config };
@@ -267,7 +267,7 @@ int virtio_net_save(void *opaque, uint8_t **buf, size_t *len)
 	*buf = malloc(*len ? *len : 1);
 	if (*buf)
 		ferry__virtio__net_state__pack(&st, *buf);
-	pthread_mutex_unlock(&n->m.lock);
+	virtio_mmio_unlock(&n->m);
 	return *buf ? 0 : -ENOMEM;
 }
 
@@ -281,13 +281,13 @@ int virtio_net_restore(void *opaque, const uint8_t *buf, size_t len)
 	if (!st || !st->transport || st->mac.len != 6) {
 		ret = -EBADMSG; /* vm_state.c names the record */
 	} else {
-		pthread_mutex_lock(&n->m.lock);
+		virtio_mmio_lock(&n->m);
 		/* The guest knows its MAC: it moves with the VM. */
 		memcpy(n->config, st->mac.data, 6);
 		ret = virtio_mmio_restore(&n->m, st->transport);
 		if (!ret)
 			virtio_mmio_kick(&n->m);
-		pthread_mutex_unlock(&n->m.lock);
+		virtio_mmio_unlock(&n->m);
 	}
 	if (st)
 		ferry__virtio__net_state__free_unpacked(st, NULL);

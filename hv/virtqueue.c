@@ -149,9 +149,22 @@ static int vq_walk(struct vq *q, struct vq_chain *c, uint16_t head,
 	}
 }
 
+/* The avail index the guest published, re-read only once the device has
+ * caught up with the copy: the guest rewrites that cache line with every
+ * request, so reading it per pop costs a cache miss each time. A stale
+ * copy (after a restore or reset) is re-read too. */
+static uint16_t vq_avail_cached(struct vq *q)
+{
+	uint16_t ahead = (uint16_t)(q->avail_seen - q->last_avail);
+
+	if (ahead == 0 || ahead > q->num)
+		q->avail_seen = vq_avail_idx(q);
+	return q->avail_seen;
+}
+
 int vq_pop(struct vq *q, struct vq_chain *c, const char *name)
 {
-	uint16_t avail = vq_avail_idx(q), head;
+	uint16_t avail = vq_avail_cached(q), head;
 	const char *why = NULL;
 	uint64_t bytes = 0;
 

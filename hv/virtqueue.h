@@ -44,6 +44,7 @@ struct vq {
 	uint64_t desc_gpa, avail_gpa, used_gpa;
 	/* Device side. */
 	uint16_t last_avail; /* next avail ring slot to pop */
+	uint16_t avail_seen; /* avail->idx as last read (may be stale) */
 	uint16_t used_idx;   /* shadow of used->idx */
 	/* Host views of the rings, valid while ready. */
 	struct vring_desc *desc;

@@ -4,10 +4,27 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hv/log.h"
 #include "storage/blk.h"
+
+static int blk_parse_poll(struct blk_opts *o, const char *v)
+{
+	char *end;
+	unsigned long us;
+
+	errno = 0;
+	us = strtoul(v, &end, 10);
+	if (!*v || *end || errno || us > BLK_POLL_US_MAX || *v == '-') {
+		log_err("--disk %s: poll=%s is not a number of microseconds "
+			"up to %u", o->path, v, BLK_POLL_US_MAX);
+		return -EINVAL;
+	}
+	o->poll_us = (unsigned int)us;
+	return 0;
+}
 
 int blk_opts_parse(char *s, struct blk_opts *o)
 {
@@ -15,10 +32,11 @@ int blk_opts_parse(char *s, struct blk_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->cache = BLK_CACHE_WRITEBACK;
+	o->poll_us = BLK_POLL_US_DEFAULT;
 	o->path = strtok_r(s, ",", &save);
 	if (!o->path || !*o->path || s[0] == ',') {
 		log_err("--disk: missing PATH (PATH[,readonly]"
-			"[,cache=none|writeback])");
+			"[,cache=none|writeback][,poll=US])");
 		return -EINVAL;
 	}
 	while ((tok = strtok_r(NULL, ",", &save))) {
@@ -28,9 +46,13 @@ int blk_opts_parse(char *s, struct blk_opts *o)
 			o->cache = BLK_CACHE_NONE;
 		else if (!strcmp(tok, "cache=writeback"))
 			o->cache = BLK_CACHE_WRITEBACK;
-		else {
+		else if (!strncmp(tok, "poll=", 5)) {
+			if (blk_parse_poll(o, tok + 5))
+				return -EINVAL;
+		} else {
 			log_err("--disk %s: unknown option '%s' (readonly, "
-				"cache=none, cache=writeback)", o->path, tok);
+				"cache=none, cache=writeback, poll=US)",
+				o->path, tok);
 			return -EINVAL;
 		}
 	}
@@ -57,9 +79,11 @@ int blk_submit(struct blk *b, struct blk_req *r)
 	if (blk_is_change(r->op) && b->dirty && r->len)
 		b->dirty(b->dirty_opaque, r->offset, r->len);
 	r->bounce = NULL;
+	/* Counted first: a backend may complete the request inside. */
+	b->inflight++;
 	ret = b->ops->submit(b, r);
-	if (!ret)
-		b->inflight++;
+	if (ret)
+		b->inflight--;
 	return ret;
 }
 
@@ -71,6 +95,11 @@ int blk_unplug(struct blk *b)
 int blk_reap(struct blk *b)
 {
 	return b->ops->reap(b);
+}
+
+bool blk_ready(struct blk *b)
+{
+	return b->ops->ready(b);
 }
 
 int blk_drain_flush(struct blk *b)

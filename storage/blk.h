@@ -13,9 +13,10 @@
  * of a wakeup and a context switch per request, and O_DIRECT requests run
  * truly asynchronously in the kernel at any queue depth with no worker
  * threads to size. Buffered (cache=writeback) reads and writes are page-
- * cache copies: the file backend does them on the I/O thread itself, since
- * io_uring would punt them to one io-wq worker per file and pay a wakeup
- * per completion (storage/blk_file.c). liburing is a Debian package.
+ * cache copies: the file backend does them on the I/O thread itself and
+ * completes them inside blk_submit(), since io_uring would punt them to an
+ * io-wq worker and pay a wakeup per completion (storage/blk_file.c).
+ * liburing is a Debian package.
  *
  * The dirty-region hook sees every range a write, discard or write-zeroes
  * is about to change, before it is submitted: replication and storage
@@ -40,11 +41,17 @@ enum blk_cache { BLK_CACHE_WRITEBACK, BLK_CACHE_NONE };
 
 #define BLK_SECTOR 512
 
-/* What `--disk PATH[,readonly][,cache=none|writeback]` says. */
+/* How long, by default, a device's I/O thread keeps polling for more
+ * work after some before it sleeps (hv/virtio_blk.c says why). */
+#define BLK_POLL_US_DEFAULT 50
+#define BLK_POLL_US_MAX 1000000
+
+/* What `--disk PATH[,readonly][,cache=none|writeback][,poll=US]` says. */
 struct blk_opts {
 	const char *path;
 	bool readonly;
 	enum blk_cache cache;
+	unsigned int poll_us;
 };
 
 struct blk;
@@ -72,6 +79,7 @@ struct blk_ops {
 	int (*submit)(struct blk *b, struct blk_req *r);
 	int (*unplug)(struct blk *b);
 	int (*reap)(struct blk *b);
+	bool (*ready)(struct blk *b);
 	int (*flush_sync)(struct blk *b);
 	void (*destroy)(struct blk *b);
 };
@@ -90,8 +98,9 @@ struct blk {
 	void *dirty_opaque;
 };
 
-/* Parses "PATH[,readonly][,cache=none|writeback]" (PATH points into @s,
- * which is modified). Returns 0 or -EINVAL after logging what is wrong. */
+/* Parses "PATH[,readonly][,cache=none|writeback][,poll=US]" (PATH points
+ * into @s, which is modified). Returns 0 or -EINVAL after logging what is
+ * wrong. */
 int blk_opts_parse(char *s, struct blk_opts *o);
 
 /* Opens a raw file (or block device) backend. Returns 0 or -errno with the
@@ -100,13 +109,15 @@ int blk_file_open(const struct blk_opts *o, blk_done_fn done, void *opaque,
 		  struct blk **out);
 
 /* Checks the request against the disk (range, alignment, read-only) and
- * queues it. Returns 0, or -EROFS / -EINVAL / -errno without calling
- * @done. */
+ * queues it (or finishes it, calling @done before returning 0). Returns 0,
+ * or -EROFS / -EINVAL / -errno without calling @done. */
 int blk_submit(struct blk *b, struct blk_req *r);
 /* Submits what blk_submit() queued. Returns 0 or -errno. */
 int blk_unplug(struct blk *b);
 /* Runs completions that are ready, without blocking. Returns how many. */
 int blk_reap(struct blk *b);
+/* Whether blk_reap() has completions to run; costs no system call. */
+bool blk_ready(struct blk *b);
 /* Waits for every request in flight, then makes written data durable.
  * Returns 0 or -errno. */
 int blk_drain_flush(struct blk *b);

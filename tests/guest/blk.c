@@ -15,7 +15,7 @@
 
 #define BLK_MAGIC 0x4b4c425952524546ULL /* "FERRYBLK" */
 #define GOLDEN 0x9e3779b97f4a7c15ULL
-#define BLK_SPIN_POLLS 5000
+#define BLK_SPIN_NS (1000 * 1000UL)
 #define BLK_IDLE_NS (50 * 1000UL)
 
 struct blk_state blk_state;
@@ -275,8 +275,10 @@ void blk_run(struct probe *p, struct probe_cpu *c)
 	for (;;) {
 		unsigned int n, m;
 
-		/* Poll briefly, then idle: a spinning vCPU would take a host
-		 * core from the I/O thread and the kernel's I/O workers. */
+		/* Poll while requests are in flight, up to BLK_SPIN_NS without
+		 * progress, then idle: an idle costs a trip through CPL0,
+		 * which PVM emulates slowly, and a disk's completions come
+		 * hundreds of microseconds apart. */
 		now = clock_ns(c);
 		blk_heartbeat(p, s, now);
 		n = blk_issue(p, s);
@@ -285,8 +287,8 @@ void blk_run(struct probe *p, struct probe_cpu *c)
 		m = blk_complete(p, s);
 		blk_advance(p, s, now);
 		if (n || m)
-			s->idle_spins = 0;
-		else if (++s->idle_spins < BLK_SPIN_POLLS)
+			s->last_progress_ns = now;
+		else if (now - s->last_progress_ns < BLK_SPIN_NS)
 			asm volatile("pause");
 		else
 			svc_idle_ns(BLK_IDLE_NS);

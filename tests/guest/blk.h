@@ -44,7 +44,7 @@ struct blk_state {
 	uint64_t pass, passes_done, phase, cursor;
 	uint64_t ios, verified, last_hb_ios;
 	uint64_t rng;
-	uint64_t idle_spins;
+	uint64_t last_progress_ns;
 	uint32_t *ledger; /* generation of each block's last completed write */
 	uint8_t *bufs;
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # virtio-blk on file-backed disks: the probe's blk workload writes, reads
-# back and verifies every block (cache=writeback on 2 vCPUs, cache=none),
-# the host sees exactly the blocks the guest wrote, malformed chains get
+# back and verifies every block (cache=writeback on 2 vCPUs, cache=none,
+# poll=0), the host sees exactly the blocks the guest wrote, malformed chains get
 # the device marked NEEDS_RESET (and it works again after a reset), and a
 # missing file, a read-only file, a read-only disk written by the guest and
 # a bad --disk option each fail with one clear line.
@@ -34,6 +34,15 @@ echo "$out" | grep -qE "^probe: done mode=blk io=verify passes=2 blocks=4096 .*e
 	fail "cache=none: no clean done line: $out"
 echo "ok: cache=none: $(echo "$out" | grep -oE 'ios=.*')"
 
+# poll=0: the I/O thread sleeps as soon as it runs out of work, so every
+# request the guest adds after that must come through a notification.
+out=$(timeout 60 $HV run --kernel "$PROBE" --mem 64M --disk "$T/disk.img,poll=0" \
+	--cmdline "mode=blk passes=2 hb=200 dsize=16 qd=4" 2>&1) ||
+	fail "blk verify (poll=0) exited $?: $out"
+echo "$out" | grep -qE "^probe: done mode=blk io=verify passes=2 blocks=4096 .*errors=0" ||
+	fail "poll=0: no clean done line: $out"
+echo "ok: poll=0 (notifications only): $(echo "$out" | grep -oE 'ios=.*')"
+
 # Malformed chains: refused with DEVICE_NEEDS_RESET and one line each; hv
 # keeps running and the device serves requests again after a reset.
 timeout 30 $HV run --kernel "$PROBE" --mem 64M --disk "$T/disk.img" \
@@ -51,6 +60,8 @@ expect_fail "cannot open disk .*/nope.img: No such file" \
 	$HV run --kernel "$PROBE" --disk "$T/nope.img" --serial none
 expect_fail "--disk .*unknown option 'cache=fast'" \
 	$HV run --kernel "$PROBE" --disk "$T/disk.img,cache=fast" --serial none
+expect_fail "--disk .*poll=1s is not a number of microseconds" \
+	$HV run --kernel "$PROBE" --disk "$T/disk.img,poll=1s" --serial none
 
 # A file hv cannot write: a read-only bind mount in a private mount
 # namespace (root ignores file modes).

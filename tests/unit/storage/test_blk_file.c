@@ -35,7 +35,7 @@ static void on_done(void *opaque, struct blk_req *r, int result)
 
 static int open_disk(struct ctx *c, bool ro, enum blk_cache cache)
 {
-	struct blk_opts o = { c->path, ro, cache };
+	struct blk_opts o = { c->path, ro, cache, 0 };
 
 	return blk_file_open(&o, on_done, c, &c->b);
 }
@@ -124,6 +124,40 @@ static void test_writeback(void **state)
 	assert_int_equal(blk_drain_flush(c->b), 0);
 }
 
+/* A buffered copy finishes inside blk_submit(): the device can publish it
+ * before it looks at the next request. O_DIRECT completes only in
+ * blk_reap(), after the kernel says so. */
+static void test_sync_completion(void **state)
+{
+	struct ctx *c = *state;
+	uint8_t *buf = NULL;
+	struct iovec iov;
+	struct blk_req r = { .op = BLK_OP_WRITE, .offset = 4096, .len = 4096,
+			     .iov = &iov, .iovcnt = 1 };
+
+	assert_int_equal(posix_memalign((void **)&buf, 4096, 4096), 0);
+	memset(buf, 0x3c, 4096);
+	iov = (struct iovec){ buf, 4096 };
+	assert_int_equal(open_disk(c, false, BLK_CACHE_WRITEBACK), 0);
+	assert_int_equal(blk_submit(c->b, &r), 0);
+	assert_int_equal(c->done, 1);
+	assert_int_equal(c->last, 0);
+	assert_int_equal(c->b->inflight, 0);
+	assert_false(blk_ready(c->b));
+	blk_destroy(c->b);
+	c->b = NULL;
+
+	assert_int_equal(open_disk(c, false, BLK_CACHE_NONE), 0);
+	assert_int_equal(blk_submit(c->b, &r), 0);
+	assert_int_equal(c->done, 1);
+	assert_int_equal(c->b->inflight, 1);
+	assert_int_equal(blk_drain_flush(c->b), 0);
+	assert_int_equal(c->done, 2);
+	assert_int_equal(c->last, 0);
+	assert_int_equal(c->b->inflight, 0);
+	free(buf);
+}
+
 static void test_direct(void **state)
 {
 	struct ctx *c = *state;
@@ -167,7 +201,10 @@ static void test_open_errors(void **state)
 static void test_opts(void **state)
 {
 	char a[] = "/x/disk.img,readonly,cache=none", b[] = "/y",
-	     bad[] = "/z,cache=fast", empty[] = ",readonly";
+	     bad[] = "/z,cache=fast", empty[] = ",readonly",
+	     p0[] = "/p,poll=0", p200[] = "/p,poll=200,ro";
+	char pbad[4][24] = { "/p,poll=", "/p,poll=-1", "/p,poll=5us",
+			     "/p,poll=1000001" };
 	struct blk_opts o;
 	struct virtio_net_opts n;
 
@@ -176,9 +213,20 @@ static void test_opts(void **state)
 	assert_string_equal(o.path, "/x/disk.img");
 	assert_true(o.readonly);
 	assert_int_equal(o.cache, BLK_CACHE_NONE);
+	assert_int_equal(o.poll_us, BLK_POLL_US_DEFAULT);
 	assert_int_equal(blk_opts_parse(b, &o), 0);
 	assert_false(o.readonly);
 	assert_int_equal(o.cache, BLK_CACHE_WRITEBACK);
+	assert_int_equal(blk_opts_parse(p0, &o), 0);
+	assert_int_equal(o.poll_us, 0);
+	assert_int_equal(blk_opts_parse(p200, &o), 0);
+	assert_int_equal(o.poll_us, 200);
+	assert_true(o.readonly);
+	for (unsigned int i = 0; i < 4; i++) {
+		log_reset();
+		assert_int_equal(blk_opts_parse(pbad[i], &o), -EINVAL);
+		assert_logged_once("microseconds");
+	}
 	log_reset();
 	assert_int_equal(blk_opts_parse(bad, &o), -EINVAL);
 	assert_logged_once("cache=fast");
@@ -214,6 +262,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_writeback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sync_completion, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_direct, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
