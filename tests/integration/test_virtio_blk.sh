@@ -8,13 +8,21 @@
 source "$(dirname "$0")/lib.sh"
 need_kvm
 
+# verify LABEL DISK_SUFFIX CMDLINE BLOCKS PASSES [hv args...]: the blk
+# verify workload runs to a clean done line.
+verify() {
+	local label=$1 disk=$2 cmd=$3 blocks=$4 passes=$5 out
+	shift 5
+	out=$(timeout 60 $HV run --kernel "$PROBE" --mem 64M "$@" --disk "$T/disk.img$disk" \
+		--cmdline "mode=blk hb=200 passes=$passes $cmd" 2>&1) ||
+		fail "blk verify ($label) exited $?: $out"
+	echo "$out" | grep -qE "^probe: done mode=blk io=verify passes=$passes blocks=$blocks .*errors=0" ||
+		fail "$label: no clean done line: $out"
+	echo "ok: $label: $(echo "$out" | grep -oE 'ios=.*')"
+}
+
 truncate -s 64M "$T/disk.img"
-out=$(timeout 60 $HV run --kernel "$PROBE" --cpus 2 --mem 64M \
-	--disk "$T/disk.img" --cmdline "mode=blk passes=3 hb=200 qd=32" 2>&1) ||
-	fail "blk verify (writeback) exited $?: $out"
-echo "$out" | grep -qE "^probe: done mode=blk io=verify passes=3 blocks=16384 .*errors=0" ||
-	fail "no clean done line: $out"
-echo "ok: writeback: $(echo "$out" | grep -oE 'ios=.*')"
+verify writeback "" "qd=32" 16384 3 --cpus 2
 
 # The host sees what the guest wrote: block b carries magic, b, generation 3.
 python3 - "$T/disk.img" <<'PY' || fail "disk content check failed"
@@ -27,21 +35,10 @@ for b in (0, 1, 777, 16383):
 PY
 echo "ok: host reads the guest's blocks (magic, lba, generation 3)"
 
-out=$(timeout 60 $HV run --kernel "$PROBE" --mem 64M --disk "$T/disk.img,cache=none" \
-	--cmdline "mode=blk passes=2 hb=200 dsize=16 qd=32" 2>&1) ||
-	fail "blk verify (cache=none) exited $?: $out"
-echo "$out" | grep -qE "^probe: done mode=blk io=verify passes=2 blocks=4096 .*errors=0" ||
-	fail "cache=none: no clean done line: $out"
-echo "ok: cache=none: $(echo "$out" | grep -oE 'ios=.*')"
-
+verify cache=none ",cache=none" "dsize=16 qd=32" 4096 2
 # poll=0: the I/O thread sleeps as soon as it runs out of work, so every
 # request the guest adds after that must come through a notification.
-out=$(timeout 60 $HV run --kernel "$PROBE" --mem 64M --disk "$T/disk.img,poll=0" \
-	--cmdline "mode=blk passes=2 hb=200 dsize=16 qd=4" 2>&1) ||
-	fail "blk verify (poll=0) exited $?: $out"
-echo "$out" | grep -qE "^probe: done mode=blk io=verify passes=2 blocks=4096 .*errors=0" ||
-	fail "poll=0: no clean done line: $out"
-echo "ok: poll=0 (notifications only): $(echo "$out" | grep -oE 'ios=.*')"
+verify "poll=0 (notifications only)" ",poll=0" "dsize=16 qd=4" 4096 2
 
 # Malformed chains: refused with DEVICE_NEEDS_RESET and one line each; hv
 # keeps running and the device serves requests again after a reset.
