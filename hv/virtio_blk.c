@@ -70,6 +70,7 @@ struct virtio_blk {
 	bool thread_ok;
 	int stop_efd;
 	bool stopping;
+	bool unplug_err; /* the backend holds requests it could not submit */
 	uint64_t poll_ns;
 	struct vblk_req *reqs;
 	uint16_t free_list[VBLK_QUEUE_MAX];
@@ -280,14 +281,18 @@ static int vblk_start(struct virtio_blk *d, struct vblk_req *r)
 	return 0;
 }
 
-/* Pops and starts everything available. Returns -EINVAL when the guest
- * broke the ring or a request (the device is then broken). Lock held. */
+/* Pops and starts what is available, one ring's worth at most: buffered
+ * requests finish as they start, so a guest refilling as fast as the
+ * thread copies would otherwise keep it here, with no interrupt sent and
+ * the lock never offered. Returns -EINVAL when the guest broke the ring
+ * or a request (the device is then broken). Lock held. */
 static int vblk_pop_all(struct virtio_blk *d, struct vq *q)
 {
 	struct vblk_req *r;
+	unsigned int budget = q->num;
 	int ret = 0;
 
-	while ((r = vblk_req_get(d))) {
+	while (budget-- && (r = vblk_req_get(d))) {
 		ret = vq_pop(q, &r->c, d->m.name);
 		if (ret > 0 && vblk_start(d, r) < 0) {
 			log_err("%s: malformed request at head %u (no header "
@@ -320,11 +325,15 @@ static bool vblk_work(struct virtio_blk *d)
 {
 	struct vq *q = &d->m.vq[0];
 	uint64_t before = d->nr_reqs;
-	int reaped = blk_reap(d->blk);
+	int reaped = blk_reap(d->blk), err;
 
 	if (vblk_runnable(d) && vblk_pop_all(d, q) < 0)
 		virtio_mmio_set_broken(&d->m);
-	blk_unplug(d->blk);
+	err = blk_unplug(d->blk);
+	if (err && !d->unplug_err)
+		log_warn("%s: cannot submit requests (%s); retrying",
+			 d->m.name, strerror(-err));
+	d->unplug_err = err != 0;
 	vblk_flush_irq(d);
 	return reaped > 0 || d->nr_reqs != before;
 }
@@ -357,7 +366,8 @@ static void vblk_spin(struct virtio_blk *d)
 
 		if (run)
 			vq_set_notify(q, d->poll_ns == 0 && !d->blk->inflight);
-		more = blk_ready(d->blk) || (run && vq_pending(q));
+		more = blk_ready(d->blk) || d->unplug_err ||
+		       (run && vq_pending(q));
 		if (more && vblk_work(d)) {
 			deadline = vblk_now_ns() + d->poll_ns;
 			virtio_mmio_relax(&d->m, false);
@@ -395,7 +405,9 @@ static void *vblk_thread(void *arg)
 	uint64_t cnt;
 
 	for (;;) {
-		if (poll(p, 3, -1) < 0 && errno != EINTR)
+		/* Requests the kernel refused are retried every millisecond:
+		 * no completion will come for them. */
+		if (poll(p, 3, d->unplug_err ? 1 : -1) < 0 && errno != EINTR)
 			break;
 		if (p[2].revents)
 			break;

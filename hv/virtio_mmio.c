@@ -5,6 +5,7 @@
  * while that queue is ready, as the spec forbids changing them then.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -160,6 +161,9 @@ static void virtio_mmio_queue_ready(struct virtio_mmio *m, struct vq *q,
 		return;
 	}
 	q->ready = true;
+	/* The ring may be one the device last left with notifications off
+	 * (QueueReady 0 and 1 again, no reset): let the I/O thread look. */
+	virtio_mmio_kick(m);
 }
 
 static void virtio_mmio_queue_write(struct virtio_mmio *m, uint64_t off,
@@ -233,9 +237,9 @@ static uint32_t virtio_mmio_read(struct virtio_mmio *m, uint64_t off)
 
 void virtio_mmio_lock(struct virtio_mmio *m)
 {
-	__atomic_add_fetch(&m->lock_waiters, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&m->lock_arrived, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&m->lock);
-	__atomic_sub_fetch(&m->lock_waiters, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&m->lock_served, 1, __ATOMIC_SEQ_CST);
 }
 
 void virtio_mmio_unlock(struct virtio_mmio *m)
@@ -244,16 +248,21 @@ void virtio_mmio_unlock(struct virtio_mmio *m)
 }
 
 /* A plain unlock and lock would not do: the I/O thread takes the mutex
- * back before a woken waiter runs. */
+ * back before a woken waiter runs. It waits for the waiters there are now,
+ * not for later ones, so a stream of register accesses cannot starve the
+ * disk, and yields its core while one of them holds the lock. */
 void virtio_mmio_relax(struct virtio_mmio *m, bool idle)
 {
-	if (!idle && !__atomic_load_n(&m->lock_waiters, __ATOMIC_SEQ_CST))
+	unsigned int want = __atomic_load_n(&m->lock_arrived, __ATOMIC_SEQ_CST);
+
+	if (!idle && want == __atomic_load_n(&m->lock_served, __ATOMIC_SEQ_CST))
 		return;
 	pthread_mutex_unlock(&m->lock);
-	do
-		for (int i = 0; i < 16; i++)
-			__builtin_ia32_pause();
-	while (__atomic_load_n(&m->lock_waiters, __ATOMIC_SEQ_CST));
+	for (int i = 0; i < 16; i++)
+		__builtin_ia32_pause();
+	while ((int)(__atomic_load_n(&m->lock_served, __ATOMIC_SEQ_CST) -
+		     want) < 0)
+		sched_yield();
 	pthread_mutex_lock(&m->lock);
 }
 
@@ -318,7 +327,7 @@ static int virtio_mmio_restore_queue(struct virtio_mmio *m, struct vq *v,
 	v->desc_gpa = q->desc;
 	v->avail_gpa = q->avail;
 	v->used_gpa = q->used;
-	v->last_avail = (uint16_t)q->last_avail;
+	vq_set_last_avail(v, (uint16_t)q->last_avail);
 	v->used_idx = (uint16_t)q->used_idx;
 	if (q->num > 0xffff || q->last_avail > 0xffff || q->used_idx > 0xffff)
 		return -EBADMSG;

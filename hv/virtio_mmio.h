@@ -6,9 +6,8 @@
  * and restore) take it with virtio_mmio_lock() for register accesses, the
  * device's I/O thread for queue work, which it may hold for long stretches
  * while busy and gives up at once to anyone waiting (virtio_mmio_relax).
- * Queue
- * notifications arrive on notify_efd (written here, or by KVM when the VMM
- * registered it as an ioeventfd). Knows nothing of KVM.
+ * Queue notifications arrive on notify_efd (written here, or by KVM when
+ * the VMM registered it as an ioeventfd). Knows nothing of KVM.
  */
 #ifndef HV_VIRTIO_MMIO_H
 #define HV_VIRTIO_MMIO_H
@@ -52,7 +51,8 @@ struct virtio_mmio_ops {
 
 struct virtio_mmio {
 	pthread_mutex_t lock;
-	unsigned int lock_waiters; /* threads in virtio_mmio_lock() */
+	/* Takers in virtio_mmio_lock(): arrived, and got the lock. */
+	unsigned int lock_arrived, lock_served;
 	const char *name;
 	uint32_t device_id;
 	uint64_t dev_features;

@@ -151,8 +151,10 @@ static int vq_walk(struct vq *q, struct vq_chain *c, uint16_t head,
 
 /* The avail index the guest published, re-read only once the device has
  * caught up with the copy: the guest rewrites that cache line with every
- * request, so reading it per pop costs a cache miss each time. A stale
- * copy (after a restore or reset) is re-read too. */
+ * request, so reading it per pop costs a cache miss each time. Whoever
+ * sets last_avail sets the copy with it (vq_init, vq_set_last_avail), so
+ * it is never ahead of what the guest published; one further ahead than
+ * a ring is re-read (and then refused by vq_pop). */
 static uint16_t vq_avail_cached(struct vq *q)
 {
 	uint16_t ahead = (uint16_t)(q->avail_seen - q->last_avail);
@@ -193,6 +195,12 @@ int vq_pop(struct vq *q, struct vq_chain *c, const char *name)
 void vq_unpop(struct vq *q)
 {
 	q->last_avail--;
+}
+
+void vq_set_last_avail(struct vq *q, uint16_t idx)
+{
+	q->last_avail = idx;
+	q->avail_seen = idx; /* caught up: the next pop reads avail->idx */
 }
 
 void vq_push(struct vq *q, uint16_t head, uint32_t len)

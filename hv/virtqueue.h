@@ -86,6 +86,8 @@ int vq_map(struct vq *q, uint16_t max, const char *name);
 int vq_pop(struct vq *q, struct vq_chain *c, const char *name);
 /* Puts @head back so that the next vq_pop() returns it again. */
 void vq_unpop(struct vq *q);
+/* Restore: the device had taken every chain before avail index @idx. */
+void vq_set_last_avail(struct vq *q, uint16_t idx);
 /* Publishes a used entry (@len bytes written) and its index. */
 void vq_push(struct vq *q, uint16_t head, uint32_t len);
 /* Asks the driver to notify (@on) or not to bother (the device will look

@@ -17,7 +17,7 @@ static int blk_parse_poll(struct blk_opts *o, const char *v)
 
 	errno = 0;
 	us = strtoul(v, &end, 10);
-	if (!*v || *end || errno || us > BLK_POLL_US_MAX || *v == '-') {
+	if (*v < '0' || *v > '9' || *end || errno || us > BLK_POLL_US_MAX) {
 		log_err("--disk %s: poll=%s is not a number of microseconds "
 			"up to %u", o->path, v, BLK_POLL_US_MAX);
 		return -EINVAL;
@@ -102,20 +102,29 @@ bool blk_ready(struct blk *b)
 	return b->ops->ready(b);
 }
 
+/* io_uring_enter() fails these ways when short of memory or CQ room, or
+ * interrupted: the requests stay queued and a retry can succeed. */
+static bool blk_transient(int err)
+{
+	return err == -EAGAIN || err == -EBUSY || err == -EINTR ||
+	       err == -ENOMEM;
+}
+
 int blk_drain_flush(struct blk *b)
 {
-	int ret = blk_unplug(b);
 	struct pollfd p = { .fd = b->event_fd, .events = POLLIN };
+	int ret = 0;
 
-	while (!ret && b->inflight) {
+	while (b->inflight) {
+		ret = blk_unplug(b);
+		if (ret && !blk_transient(ret))
+			return ret;
 		if (blk_reap(b) > 0)
 			continue;
-		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
-			ret = -errno;
+		if (poll(&p, 1, ret ? 1 : 1000) < 0 && errno != EINTR)
+			return -errno;
 	}
-	if (!ret && !b->readonly)
-		ret = b->ops->flush_sync(b);
-	return ret;
+	return b->readonly ? 0 : b->ops->flush_sync(b);
 }
 
 void blk_set_dirty_hook(struct blk *b, blk_dirty_fn fn, void *opaque)

@@ -203,8 +203,8 @@ static void test_opts(void **state)
 	char a[] = "/x/disk.img,readonly,cache=none", b[] = "/y",
 	     bad[] = "/z,cache=fast", empty[] = ",readonly",
 	     p0[] = "/p,poll=0", p200[] = "/p,poll=200,ro";
-	char pbad[4][24] = { "/p,poll=", "/p,poll=-1", "/p,poll=5us",
-			     "/p,poll=1000001" };
+	char pbad[6][24] = { "/p,poll=", "/p,poll=-1", "/p,poll=5us",
+			     "/p,poll=1000001", "/p,poll= 5", "/p,poll=+5" };
 	struct blk_opts o;
 	struct virtio_net_opts n;
 
@@ -222,7 +222,7 @@ static void test_opts(void **state)
 	assert_int_equal(blk_opts_parse(p200, &o), 0);
 	assert_int_equal(o.poll_us, 200);
 	assert_true(o.readonly);
-	for (unsigned int i = 0; i < 4; i++) {
+	for (unsigned int i = 0; i < 6; i++) {
 		log_reset();
 		assert_int_equal(blk_opts_parse(pbad[i], &o), -EINVAL);
 		assert_logged_once("microseconds");
