@@ -76,6 +76,7 @@ struct virtio_blk {
 	uint16_t free_list[VBLK_QUEUE_MAX];
 	unsigned int nr_free;
 	uint64_t nr_reqs, nr_errors;
+	uint64_t err_logged_ns;
 };
 
 /* ---- config space ---- */
@@ -127,8 +128,6 @@ static void vblk_complete(struct virtio_blk *d, struct vblk_req *r,
 {
 	struct vq *q = &d->m.vq[0];
 
-	if (status != VBLK_S_OK)
-		d->nr_errors++;
 	*r->status = status;
 	q->mark(q->mark_ctx, r->status_gpa, 1);
 	if (r->type == VBLK_T_IN || r->type == VBLK_T_GET_ID)
@@ -138,10 +137,44 @@ static void vblk_complete(struct virtio_blk *d, struct vblk_req *r,
 	vblk_req_put(d, r);
 }
 
+static uint64_t vblk_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static const char *const vblk_op_names[] = {
+	[BLK_OP_READ] = "read", [BLK_OP_WRITE] = "write",
+	[BLK_OP_FLUSH] = "flush", [BLK_OP_DISCARD] = "discard",
+	[BLK_OP_WRITE_ZEROES] = "write-zeroes",
+};
+
+/* The guest gets VIRTIO_BLK_S_IOERR; the operator gets the first failure
+ * and then one line a second at most, with the count, since a guest that
+ * retries a full disk fails thousands of times a second. */
+static void vblk_io_error(struct virtio_blk *d, const struct blk_req *br,
+			  int err)
+{
+	uint64_t now = vblk_now_ns();
+
+	d->nr_errors++;
+	if (d->nr_errors > 1 && now - d->err_logged_ns < 1000000000ULL)
+		return;
+	d->err_logged_ns = now;
+	log_err("%s: %s of %llu bytes at offset %llu failed: %s (%llu "
+		"failed requests so far)", d->m.name, vblk_op_names[br->op],
+		(unsigned long long)br->len, (unsigned long long)br->offset,
+		strerror(-err), (unsigned long long)d->nr_errors);
+}
+
 static void vblk_done(void *opaque, struct blk_req *br, int result)
 {
 	struct vblk_req *r = (struct vblk_req *)br;
 
+	if (result)
+		vblk_io_error(opaque, br, result);
 	vblk_complete(opaque, r, result ? VBLK_S_IOERR : VBLK_S_OK);
 }
 
@@ -229,13 +262,13 @@ static int vblk_prep_dwz(struct vblk_req *r, const struct vblk_hdr *h)
 		return -EINVAL;
 	for (int i = 0; i < n; p += r->iov[i].iov_len, i++)
 		memcpy(p, r->iov[i].iov_base, r->iov[i].iov_len);
-	if (vblk_out_bytes(&r->c) - sizeof(*h) > sizeof(z))
-		return -ERANGE; /* one segment only (max_*_seg = 1) */
 	r->br = (struct blk_req){
 		.op = h->type == VBLK_T_DISCARD ? BLK_OP_DISCARD
 						: BLK_OP_WRITE_ZEROES,
 		.offset = z.sector * BLK_SECTOR,
 		.len = (uint64_t)z.num_sectors * BLK_SECTOR };
+	if (vblk_out_bytes(&r->c) - sizeof(*h) > sizeof(z))
+		return -ERANGE; /* one segment only (max_*_seg = 1) */
 	if (z.sector > UINT64_MAX / BLK_SECTOR)
 		return -ERANGE;
 	return 0;
@@ -276,8 +309,12 @@ static int vblk_start(struct virtio_blk *d, struct vblk_req *r)
 	if (ret == -EINVAL)
 		return ret;
 	r->br.opaque = d;
-	if (ret || blk_submit(d->blk, &r->br))
+	if (!ret)
+		ret = blk_submit(d->blk, &r->br);
+	if (ret) {
+		vblk_io_error(d, &r->br, ret);
 		vblk_complete(d, r, VBLK_S_IOERR);
+	}
 	return 0;
 }
 
@@ -336,14 +373,6 @@ static bool vblk_work(struct virtio_blk *d)
 	d->unplug_err = err != 0;
 	vblk_flush_irq(d);
 	return reaped > 0 || d->nr_reqs != before;
-}
-
-static uint64_t vblk_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /*

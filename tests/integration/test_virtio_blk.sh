@@ -3,8 +3,8 @@
 # back and verifies every block (cache=writeback on 2 vCPUs, cache=none,
 # poll=0), the host sees exactly the blocks the guest wrote, malformed chains get
 # the device marked NEEDS_RESET (and it works again after a reset), and a
-# missing file, a read-only file, a read-only disk written by the guest and
-# a bad --disk option each fail with one clear line.
+# missing file, a read-only file, a read-only disk written by the guest, a
+# full host file system and a bad --disk option each give one clear line.
 source "$(dirname "$0")/lib.sh"
 need_kvm
 
@@ -80,3 +80,21 @@ out=$(timeout 30 $HV run --kernel "$PROBE" --mem 64M --disk "$T/ro/ro.img,readon
 echo "$out" | grep -q "^probe: ERROR blk status=1 op=write .*(disk is read-only)" ||
 	fail "write to a readonly disk: $out"
 echo "ok: readonly disk: reads served, the guest's write fails with IOERR"
+[ "$(echo "$out" | grep -c "virtio-blk0: write of 4096 bytes at offset 0 failed: Read-only file system")" -eq 1 ] ||
+	fail "write to a readonly disk: hv did not log the failure once: $out"
+
+# A full host file system: the guest's write fails with IOERR, hv names the
+# disk, the offset and ENOSPC once (not per failed request).
+if unshare -m true 2>/dev/null; then
+	mkdir "$T/full"
+	out=$(timeout 30 unshare -m sh -c "mount -t tmpfs -o size=2M tmpfs '$T/full' &&
+		truncate -s 64M '$T/full/d.img' &&
+		exec $HV run --kernel $PROBE --mem 64M --disk $T/full/d.img --cmdline 'mode=blk passes=1 qd=32 dsize=16'" 2>&1); rc=$?
+	[ $rc -eq 3 ] || fail "full disk: exit $rc, wanted 3: $out"
+	echo "$out" | grep -q "^probe: ERROR blk status=1 op=write" || fail "full disk: no IOERR in the guest: $out"
+	[ "$(echo "$out" | grep -c "virtio-blk0: write of 4096 bytes at offset .* failed: No space left on device (1 failed")" -eq 1 ] ||
+		fail "full disk: hv did not log ENOSPC once: $out"
+	echo "ok: full disk: the guest's write fails with IOERR, hv logs ENOSPC once"
+else
+	echo "note: no mount namespaces; full disk case not run"
+fi
