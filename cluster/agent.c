@@ -26,6 +26,7 @@
 #include "cluster/agent_hv.h"
 #include "cluster/child.h"
 #include "cluster/hacd.h"
+#include "hv/clock.h"
 #include "hv/log.h"
 
 #define AG_PROBE_MS 10
@@ -88,7 +89,7 @@ static void ag_ready(struct ag_vm *v)
 	struct hacd *h = v->ag->h;
 
 	log_info("vm %s: hv %d answers on %s (%.1f ms after start)", v->name,
-		 (int)v->pid, v->ctl, (ag_now_ns() - v->spawn_ns) / 1e6);
+		 (int)v->pid, v->ctl, (mono_ns() - v->spawn_ns) / 1e6);
 	if (v->role == AG_INCOMING) {
 		Ferry__Cluster__Msg m = FERRY__CLUSTER__MSG__INIT;
 		Ferry__Cluster__MigReady r = FERRY__CLUSTER__MIG_READY__INIT;
@@ -211,7 +212,7 @@ static int ag_vm_spawn(struct ag_vm *v)
 	rc = ag_hv_run_argv(h, vm, v, &a);
 	if (rc < 0)
 		return rc;
-	v->spawn_ns = ag_now_ns();
+	v->spawn_ns = mono_ns();
 	rc = cl_child_spawn(h->children, a.argv, a.log, ag_hv_exited, v,
 			    &v->pid);
 	if (rc < 0)

@@ -23,18 +23,11 @@
 
 #include "cluster/agent_hv.h"
 #include "cluster/child.h"
+#include "hv/clock.h"
 #include "hv/control_msg.h"
 #include "hv/log.h"
 
 #define AG_WATCHDOG_TIMEOUT_S 10
-
-uint64_t ag_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 void ag_ctl_path(struct hacd *h, const char *name, char *out, size_t size)
 {

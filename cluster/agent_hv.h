@@ -57,7 +57,6 @@ struct ag_argv {
 	const char *how;
 };
 
-uint64_t ag_now_ns(void);
 void ag_ctl_path(struct hacd *h, const char *name, char *out, size_t size);
 /* Fills @a with the `hv run` command for @v (cold boot, restore or
  * incoming). May delete checkpoints of older incarnations. */

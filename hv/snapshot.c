@@ -8,21 +8,13 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "hv/clock.h"
 #include "hv/log.h"
 #include "hv/snapshot.h"
 #include "hv/vm.h"
 #include "migrate/stream.h"
-
-static uint64_t snap_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static int snap_fsync_dir(const char *path)
 {
@@ -91,7 +83,7 @@ int snapshot_write(struct vm *vm, const char *path, bool stop,
 		   struct snapshot_report *rep)
 {
 	struct vm_status vs;
-	uint64_t t0 = snap_now_ns(), t1;
+	uint64_t t0 = mono_ns(), t1;
 	bool was_running;
 	int ret;
 
@@ -100,14 +92,14 @@ int snapshot_write(struct vm *vm, const char *path, bool stop,
 	was_running = vs.state == VM_STATE_RUNNING;
 	if (was_running && (ret = vm_pause(vm)))
 		return ret;
-	t1 = snap_now_ns();
+	t1 = mono_ns();
 	ret = snap_write_file(vm, path, rep);
 	if (!ret && stop)
 		vm_request_stop(vm, 0);
 	else if (was_running)
 		vm_resume(vm);
-	rep->paused_ns = snap_now_ns() - t1;
-	rep->total_ns = snap_now_ns() - t0;
+	rep->paused_ns = mono_ns() - t1;
+	rep->total_ns = mono_ns() - t0;
 	if (!ret)
 		log_info("snapshot %s: %llu bytes, %llu pages, "
 			 "vCPUs paused %.1f ms", path,

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "hv/clock.h"
 #include "hv/log.h"
 #include "hv/virtio_blk.h"
 #include "proto/virtio.pb-c.h"
@@ -137,14 +137,6 @@ static void vblk_complete(struct virtio_blk *d, struct vblk_req *r,
 	vblk_req_put(d, r);
 }
 
-static uint64_t vblk_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static const char *const vblk_op_names[] = {
 	[BLK_OP_READ] = "read", [BLK_OP_WRITE] = "write",
 	[BLK_OP_FLUSH] = "flush", [BLK_OP_DISCARD] = "discard",
@@ -157,7 +149,7 @@ static const char *const vblk_op_names[] = {
 static void vblk_io_error(struct virtio_blk *d, const struct blk_req *br,
 			  int err)
 {
-	uint64_t now = vblk_now_ns();
+	uint64_t now = mono_ns();
 
 	d->nr_errors++;
 	if (d->nr_errors > 1 && now - d->err_logged_ns < 1000000000ULL)
@@ -388,7 +380,7 @@ static bool vblk_work(struct virtio_blk *d)
 static void vblk_spin(struct virtio_blk *d)
 {
 	struct vq *q = &d->m.vq[0];
-	uint64_t deadline = vblk_now_ns() + d->poll_ns;
+	uint64_t deadline = mono_ns() + d->poll_ns;
 
 	for (;;) {
 		bool run = vblk_runnable(d), more;
@@ -398,11 +390,11 @@ static void vblk_spin(struct virtio_blk *d)
 		more = blk_ready(d->blk) || d->unplug_err ||
 		       (run && vq_pending(q));
 		if (more && vblk_work(d)) {
-			deadline = vblk_now_ns() + d->poll_ns;
+			deadline = mono_ns() + d->poll_ns;
 			virtio_mmio_relax(&d->m, false);
 			continue;
 		}
-		if (vblk_now_ns() >= deadline ||
+		if (mono_ns() >= deadline ||
 		    __atomic_load_n(&d->stopping, __ATOMIC_RELAXED))
 			return;
 		virtio_mmio_relax(&d->m, true);

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hv/clock.h"
 #include "hv/log.h"
 #include "migrate/migrate.h"
 #include "migrate/transport.h"
@@ -49,14 +49,6 @@ struct sink_ctx {
 	uint64_t t_first_state, t_end0; /* for the downtime breakdown */
 	bool keep_stream0; /* the guest runs but RUNNING was not sent */
 };
-
-static uint64_t sink_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* Reads STREAM_INFO, the first record of every stream. */
 static int sink_read_info(struct sink_stream *s)
@@ -253,7 +245,7 @@ static int sink_stream0(struct sink_ctx *c)
 		if (rec.type < MIG_REC_VCPU || rec.type > MIG_REC_DEVICE) {
 			if (rec.type == MIG_REC_END) {
 				ret = c->sink->load_state(c->sink->opaque, &rec);
-				c->t_end0 = sink_now_ns();
+				c->t_end0 = mono_ns();
 				log_debug("incoming: state loaded in %.2f ms",
 					  (c->t_end0 - c->t_first_state) / 1e6);
 				return ret == 1 ? 0 : -EPROTO;
@@ -264,7 +256,7 @@ static int sink_stream0(struct sink_ctx *c)
 			continue;
 		}
 		if (!c->t_first_state)
-			c->t_first_state = sink_now_ns();
+			c->t_first_state = mono_ns();
 		ret = c->sink->load_state(c->sink->opaque, &rec);
 	}
 	return ret < 0 ? ret : -EPROTO;
@@ -372,7 +364,7 @@ int mig_sink_run(const struct mig_sink *sink, const char *uri)
 	else
 		ret = sink_join(&c);
 	log_debug("incoming: +%.2f ms after stream 0's END: all streams ended",
-		  (sink_now_ns() - c.t_end0) / 1e6);
+		  (mono_ns() - c.t_end0) / 1e6);
 	if (ret && c.s[0].r) {
 		snprintf(why, sizeof(why), "destination failed: %s",
 			 strerror(-ret));

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hv/clock.h"
 #include "hv/log.h"
 #include "migrate/migrate.h"
 #include "migrate/transport.h"
@@ -57,14 +58,6 @@ struct src_ctx {
 	uint64_t session;
 	uint64_t t_start, t_pause, t_running;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* The status is shared with the thread that answers `hv status`. */
 static void src_lock(struct src_ctx *c)
@@ -160,7 +153,7 @@ static int src_setup(struct src_ctx *c, const char *uri)
 		c->nstreams = MIG_MAX_STREAMS;
 	for (unsigned int i = 0; i < c->nstreams; i++)
 		c->s[i] = (struct src_stream){ .ctx = c, .index = i, .fd = -1 };
-	c->session = now_ns() ^ ((uint64_t)getpid() << 32);
+	c->session = mono_ns() ^ ((uint64_t)getpid() << 32);
 	c->nwords = (max_pfn + 63) / 64;
 	c->bitmap = calloc(c->nwords, sizeof(uint64_t));
 	if (!c->bitmap)
@@ -194,7 +187,7 @@ static void src_pace(struct src_stream *s)
 		return;
 	sent = mig_writer_bytes(s->w) - s->budget_bytes0;
 	due_ns = (uint64_t)((unsigned __int128)sent * 1000000000ULL / cap);
-	el = now_ns() - s->budget_t0;
+	el = mono_ns() - s->budget_t0;
 	if (due_ns > el) {
 		struct timespec ts = { (time_t)((due_ns - el) / 1000000000ULL),
 				       (long)((due_ns - el) % 1000000000ULL) };
@@ -256,7 +249,7 @@ static int64_t src_send_round(struct src_ctx *c)
 
 		s->pages = 0;
 		s->err = 0;
-		s->budget_t0 = now_ns();
+		s->budget_t0 = mono_ns();
 		s->budget_bytes0 = mig_writer_bytes(s->w);
 		s->started = !pthread_create(&s->thread, NULL, src_sender, s);
 		if (!s->started)
@@ -397,12 +390,12 @@ static int src_precopy(struct src_ctx *c)
 {
 	struct mig_policy_out out = { MIG_CONTINUE, 0, NULL };
 	struct mig_policy_in in;
-	uint64_t t_pre = now_ns();
+	uint64_t t_pre = mono_ns();
 	uint32_t throttle = 0;
 	int ret = c->src->populated(c->src->opaque, src_mark_populated, c);
 
 	for (uint32_t round = 0; !ret; round++) {
-		uint64_t t0 = now_ns(), b0 = src_wire_bytes(c), t1, bytes, dirty;
+		uint64_t t0 = mono_ns(), b0 = src_wire_bytes(c), t1, bytes, dirty;
 		int64_t sent = src_send_round(c);
 
 		if (sent < 0)
@@ -410,7 +403,7 @@ static int src_precopy(struct src_ctx *c)
 		ret = src_round_sync(c, round);
 		if (ret)
 			return ret;
-		t1 = now_ns();
+		t1 = mono_ns();
 		bytes = src_wire_bytes(c) - b0;
 		ret = c->src->dirty_sync(c->src->opaque, c->bitmap);
 		if (ret)
@@ -425,7 +418,7 @@ static int src_precopy(struct src_ctx *c)
 			  round, (long long)sent, (unsigned long long)dirty,
 			  out.reason);
 		if (out.decision == MIG_STOP_AND_COPY) {
-			log_debug("migrate: last sync %.2f ms ago", (now_ns() - t1) / 1e6);
+			log_debug("migrate: last sync %.2f ms ago", (mono_ns() - t1) / 1e6);
 			return 0;
 		}
 		if (out.decision == MIG_ABORT) {
@@ -451,7 +444,7 @@ static int src_stop_copy(struct src_ctx *c, bool *paused)
 	int64_t sent;
 	int ret;
 
-	c->t_pause = now_ns();
+	c->t_pause = mono_ns();
 	ret = c->src->pause(c->src->opaque);
 	if (ret)
 		return ret;
@@ -464,7 +457,7 @@ static int src_stop_copy(struct src_ctx *c, bool *paused)
 	src_set_phase(c, MIG_PHASE_STOP_COPY);
 	ret = c->src->dirty_sync(c->src->opaque, c->bitmap);
 	log_debug("migrate: paused +%.2f ms: %llu pages dirty",
-		  (now_ns() - c->t_pause) / 1e6,
+		  (mono_ns() - c->t_pause) / 1e6,
 		  (unsigned long long)src_count_dirty(c));
 	sent = ret ? ret : src_send_round(c);
 	if (sent < 0)
@@ -474,14 +467,14 @@ static int src_stop_copy(struct src_ctx *c, bool *paused)
 	c->st->pages_remaining = 0;
 	src_unlock(c);
 	log_debug("migrate: paused +%.2f ms: final %lld pages sent",
-		  (now_ns() - c->t_pause) / 1e6, (long long)sent);
+		  (mono_ns() - c->t_pause) / 1e6, (long long)sent);
 	ret = c->src->save_state(c->src->opaque, c->s[0].w);
 	for (unsigned int i = 0; !ret && i < c->nstreams; i++) {
 		ret = mig_write_record(c->s[i].w, MIG_REC_END, NULL, 0);
 		ret = ret ?: mig_writer_flush(c->s[i].w);
 	}
 	log_debug("migrate: paused +%.2f ms: state and END sent",
-		  (now_ns() - c->t_pause) / 1e6);
+		  (mono_ns() - c->t_pause) / 1e6);
 	return ret;
 }
 
@@ -497,7 +490,7 @@ static int src_handshake(struct src_ctx *c, bool *may_resume)
 	src_set_phase(c, MIG_PHASE_HANDSHAKE);
 	if (t != MIG_REC_READY)
 		return src_unexpected(c, t, &rec, "READY");
-	log_debug("migrate: paused +%.2f ms: READY", (now_ns() - c->t_pause) / 1e6);
+	log_debug("migrate: paused +%.2f ms: READY", (mono_ns() - c->t_pause) / 1e6);
 	t = mig_write_record(c->s[0].w, MIG_REC_GO, NULL, 0);
 	t = t ?: mig_writer_flush(c->s[0].w);
 	if (t) /* GO never left: the destination cannot start */
@@ -509,7 +502,7 @@ static int src_handshake(struct src_ctx *c, bool *may_resume)
 		*may_resume = true;
 	if (t != MIG_REC_RUNNING)
 		return src_unexpected(c, t, &rec, "RUNNING");
-	c->t_running = now_ns();
+	c->t_running = mono_ns();
 	return 0;
 }
 
@@ -527,7 +520,7 @@ static int src_run_phases(struct src_ctx *c, const char *uri, bool *paused,
 	if (ret)
 		return ret;
 	src_lock(c);
-	c->st->setup_ns = now_ns() - c->t_start;
+	c->st->setup_ns = mono_ns() - c->t_start;
 	c->st->phase = MIG_PHASE_PRECOPY;
 	src_unlock(c);
 	ret = src_precopy(c);
@@ -559,7 +552,7 @@ int mig_source_run(const struct mig_source *src, const char *uri,
 	bool paused = false, may_resume = true;
 	int ret;
 
-	c.t_start = now_ns();
+	c.t_start = mono_ns();
 	ret = src_run_phases(&c, uri, &paused, &may_resume);
 	src->dirty_stop(src->opaque);
 	if (ret && paused && may_resume)
@@ -568,7 +561,7 @@ int mig_source_run(const struct mig_source *src, const char *uri,
 	if (ret && may_resume)
 		src_collect_reason(&c);
 	src_lock(&c);
-	st->total_ns = now_ns() - c.t_start;
+	st->total_ns = mono_ns() - c.t_start;
 	st->bytes = src_wire_bytes(&c);
 	st->error = ret;
 	st->converged = !ret;
